@@ -1,0 +1,106 @@
+"""The ``spatten-sim`` command line.
+
+Each subcommand lives in its own module of this package and exposes three names:
+
+* ``HELP`` -- one line shown in ``spatten-sim --help``;
+* ``add_arguments(parser)`` -- declares its options (with help text for every one);
+* ``run(args) -> int`` -- does the work and returns the exit status.
+
+Modules must import only light things at module level (argparse, pathlib): heavy imports (numba,
+torch, simpy) go inside ``run`` so that ``spatten-sim --help`` stays instant.
+
+User errors (:class:`spatten_sim.errors.SpattenError`) are printed as one line to stderr and exit
+with status 2; nothing a user can cause ends in a traceback. Set ``SPATTEN_SIM_DEBUG=1`` to see the
+traceback of an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+
+from spatten_sim.errors import SpattenError
+
+#: subcommand name -> module (relative to this package) that implements it
+COMMANDS: dict[str, str] = {
+    "run": "run",
+    "trace": "trace",
+    "trace-info": "trace_info",
+    "dram-bench": "dram_bench",
+    "validate": "validate",
+    "sweep": "sweep",
+    "plot": "plot",
+    "report": "report",
+}
+
+
+def _available_commands() -> dict[str, object]:
+    mods: dict[str, object] = {}
+    for name, modname in COMMANDS.items():
+        try:
+            mods[name] = importlib.import_module(f"{__name__}.{modname}")
+        except ModuleNotFoundError as exc:
+            # A subcommand whose module is not written yet is simply not offered.
+            if exc.name == f"{__name__}.{modname}":
+                continue
+            raise
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from spatten_sim import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="spatten-sim",
+        description=(
+            "Cycle-level simulator of the SpAtten attention accelerator (HPCA 2021): cascade "
+            "token/head pruning, a parallel top-k engine, progressive MSB/LSB quantization and "
+            "HBM2, driven by attention traces from real models."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"spatten-sim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, mod in _available_commands().items():
+        p = sub.add_parser(
+            name,
+            help=mod.HELP,  # type: ignore[attr-defined]
+            description=getattr(mod, "DESCRIPTION", mod.HELP),  # type: ignore[attr-defined]
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        mod.add_arguments(p)  # type: ignore[attr-defined]
+        p.set_defaults(_run=mod.run)  # type: ignore[attr-defined]
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except SpattenError as exc:
+        print(f"spatten-sim {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print(f"spatten-sim {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # an internal error: a bug in spatten-sim, not in the input
+        if os.environ.get("SPATTEN_SIM_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"spatten-sim {args.command}: internal error: {type(exc).__name__}: {exc} "
+            "(this is a bug in spatten-sim; set SPATTEN_SIM_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
