@@ -128,7 +128,7 @@ class IdealMemory:
             "row_hits": 0,
             "row_misses": 0,
             "row_conflicts": 0,
-            "channel_busy_cycles": [int(round(b)) for b in self._busy],
+            "channel_busy_cycles": [round(float(b)) for b in self._busy],
             "avg_latency_cycles": self._lat_sum / n if n else 0.0,
             "p50_latency_cycles": float(np.percentile(lat, 50)) if n else 0.0,
             "p99_latency_cycles": float(np.percentile(lat, 99)) if n else 0.0,
