@@ -56,7 +56,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 __all__ = [
     "DEFAULT_COMPARATORS",
@@ -111,23 +111,37 @@ def _pivot_index(seed: np.uint64, round_idx: np.int64, m: np.int64) -> np.int64:
     return np.int64(h % np.uint64(m))
 
 
+@njit(cache=True, inline="always")
+def _partition(src, m, pv, buf_l, buf_r):
+    """One round's two comparator arrays and zero eliminators over ``src[:m]``.
+
+    Elements larger than the pivot go to FIFO_L, smaller ones to FIFO_R, both in stream order;
+    the equal ones are counted. Branch-free: every element is written to both FIFOs and only the
+    matching write pointer advances. ``src`` may be ``buf_l`` or ``buf_r`` itself: a write pointer
+    never passes the read pointer.
+    """
+    nl = 0
+    nr = 0
+    for i in range(m):
+        x = src[i]
+        buf_l[nl] = x
+        buf_r[nr] = x
+        nl += x > pv
+        nr += x < pv
+    return nl, nr, m - nl - nr
+
+
 @njit(cache=True)
 def _topk_row(row, n, k, p, overhead, seed, keep, buf_l, buf_r, stats):
     """Run the engine on ``row[:n]``; write ``keep[:n]`` and the 7 statistics into ``stats``.
 
     ``buf_l`` / ``buf_r`` (at least ``n`` long, same dtype as ``row``) model FIFO_L and FIFO_R.
+    ``keep`` must be all False on entry.
     """
     for j in range(_N_STATS):
         stats[j] = 0
-    for i in range(n):
-        keep[i] = False
     if n == 0 or k <= 0:
         return
-    for i in range(n):
-        x = row[i]
-        if x != x:  # NaN
-            stats[_ST_NAN] = 1
-            return
     beats = (n + p - 1) // p
     stats[_ST_FILL] = beats
     stats[_ST_FILTER] = beats + overhead + FILTER_EXTRA_CYCLES
@@ -135,10 +149,15 @@ def _topk_row(row, n, k, p, overhead, seed, keep, buf_l, buf_r, stats):
     stats[_ST_COMPARATOR_CYCLES] = 2 * p * beats
     if k >= n:
         for i in range(n):
+            x = row[i]
+            if x != x:  # NaN
+                stats[_ST_NAN] = 1
             keep[i] = True
         return
 
     # Quick-select for the element of 0-based descending rank `target` (= k, as the RTL).
+    # A NaN compares neither greater nor smaller: it counts as equal, so the loop still ends;
+    # the filter pass below flags it and the caller refuses the input.
     target = k
     src = 0  # 0: the input stream (first round), 1: FIFO_L, 2: FIFO_R
     m = n
@@ -155,29 +174,13 @@ def _topk_row(row, n, k, p, overhead, seed, keep, buf_l, buf_r, stats):
         pi = _pivot_index(seed, rounds, m)
         if src == 0:
             pv = row[pi]
+            nl, nr, ne = _partition(row, m, pv, buf_l, buf_r)
         elif src == 1:
             pv = buf_l[pi]
+            nl, nr, ne = _partition(buf_l, m, pv, buf_l, buf_r)
         else:
             pv = buf_r[pi]
-        nl = 0
-        nr = 0
-        ne = 0
-        # Writing FIFO_X while reading FIFO_X is safe: the write index never passes the read one.
-        for i in range(m):
-            if src == 0:
-                x = row[i]
-            elif src == 1:
-                x = buf_l[i]
-            else:
-                x = buf_r[i]
-            if x > pv:
-                buf_l[nl] = x
-                nl += 1
-            elif x < pv:
-                buf_r[nr] = x
-                nr += 1
-            else:
-                ne += 1
+            nl, nr, ne = _partition(buf_r, m, pv, buf_l, buf_r)
         if nl <= target:
             if nl + ne > target:
                 thr = pv
@@ -196,14 +199,15 @@ def _topk_row(row, n, k, p, overhead, seed, keep, buf_l, buf_r, stats):
     # Filter pass over the original stream, order kept.
     keep_equal = k - n_before
     seen_equal = 0
+    nan = False
     for i in range(n):
         x = row[i]
-        if x > thr:
-            keep[i] = True
-        elif x == thr:
-            if seen_equal < keep_equal:
-                keep[i] = True
-            seen_equal += 1
+        eq = x == thr
+        keep[i] = (x > thr) or (eq and seen_equal < keep_equal)
+        seen_equal += eq
+        nan |= x != x
+    if nan:
+        stats[_ST_NAN] = 1
 
 
 @njit(cache=True)
@@ -215,6 +219,27 @@ def _topk_rows_kernel(values, lengths, ks, p, overhead, seed):
     buf_r = np.empty(width, dtype=values.dtype)
     for r in range(rows):
         _topk_row(values[r], lengths[r], ks[r], p, overhead, seed, keep[r], buf_l, buf_r, stats[r])
+    return keep, stats
+
+
+_CHUNK_ROWS = 64
+
+
+@njit(cache=True, parallel=True)
+def _topk_rows_kernel_parallel(values, lengths, ks, p, overhead, seed):
+    """Same as ``_topk_rows_kernel`` with chunks of rows on Numba threads (rows are independent,
+    so the result is identical to the serial kernel's)."""
+    rows, width = values.shape
+    keep = np.zeros((rows, width), dtype=np.bool_)
+    stats = np.zeros((rows, _N_STATS), dtype=np.int64)
+    n_chunks = (rows + _CHUNK_ROWS - 1) // _CHUNK_ROWS
+    for c in prange(n_chunks):
+        buf_l = np.empty(width, dtype=values.dtype)
+        buf_r = np.empty(width, dtype=values.dtype)
+        for r in range(c * _CHUNK_ROWS, min(rows, (c + 1) * _CHUNK_ROWS)):
+            _topk_row(
+                values[r], lengths[r], ks[r], p, overhead, seed, keep[r], buf_l, buf_r, stats[r]
+            )
     return keep, stats
 
 
@@ -278,6 +303,7 @@ def topk_rows_detail(
     comparators: int = DEFAULT_COMPARATORS,
     seed: int = 0,
     round_overhead_cycles: int = DEFAULT_ROUND_OVERHEAD_CYCLES,
+    parallel: bool = False,
 ) -> TopKRowsResult:
     """Batched top-k engine: row ``r`` keeps the ``ks[r]`` largest of ``values[r, :lengths[r]]``.
 
@@ -289,6 +315,8 @@ def topk_rows_detail(
         comparators: P, comparators per array.
         seed: pivot hash seed.
         round_overhead_cycles: per-round overhead (official model: 3).
+        parallel: spread rows over Numba's threads (``NUMBA_NUM_THREADS``); the result is
+            identical to the serial kernel's. Leave False when the caller is itself parallel.
 
     Raises:
         ValueError: NaN in a considered element, a negative k or length, a length above n.
@@ -309,7 +337,8 @@ def topk_rows_detail(
     if rows and kk.min() < 0:
         raise ValueError("ks must be >= 0")
     seed_u = _check_params(comparators, round_overhead_cycles, seed)
-    keep, stats = _topk_rows_kernel(
+    kernel = _topk_rows_kernel_parallel if parallel else _topk_rows_kernel
+    keep, stats = kernel(
         arr, lens, kk, np.int64(comparators), np.int64(round_overhead_cycles), seed_u
     )
     bad = np.flatnonzero(stats[:, _ST_NAN])
@@ -334,12 +363,15 @@ def topk_rows(
     comparators: int = DEFAULT_COMPARATORS,
     seed: int = 0,
     round_overhead_cycles: int = DEFAULT_ROUND_OVERHEAD_CYCLES,
+    parallel: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Batched top-k engine; returns ``(keep_mask bool [rows, n], cycles int64 [rows])``.
 
     Same arguments as :func:`topk_rows_detail`; ``cycles`` is fill + select + filter.
     """
-    res = topk_rows_detail(values, lengths, ks, comparators, seed, round_overhead_cycles)
+    res = topk_rows_detail(
+        values, lengths, ks, comparators, seed, round_overhead_cycles, parallel=parallel
+    )
     return res.keep_mask, res.cycles
 
 

@@ -216,3 +216,15 @@ def test_matches_official_latency_model(n, k):
     theirs = official_latency_stats(n, k, trials=trials, seed=1)
     assert ours.mean_cycles == pytest.approx(theirs.mean_cycles, rel=0.05)
     assert ours.mean_rounds == pytest.approx(theirs.mean_rounds, rel=0.05)
+
+
+def test_parallel_kernel_identical_to_serial():
+    rng = np.random.default_rng(9)
+    vals = rng.integers(0, 50, size=(300, 96)).astype(np.float32)
+    lengths = rng.integers(0, 97, size=300)
+    ks = rng.integers(0, 100, size=300)
+    a = topk_rows_detail(vals, lengths, ks, seed=4)
+    b = topk_rows_detail(vals, lengths, ks, seed=4, parallel=True)
+    np.testing.assert_array_equal(a.keep_mask, b.keep_mask)
+    np.testing.assert_array_equal(a.cycles, b.cycles)
+    np.testing.assert_array_equal(a.comparisons, b.comparisons)
