@@ -17,8 +17,19 @@ All cycles here are accelerator cycles; a model whose memory clock differs conve
 (``clock_ratio`` = memory clock / accelerator clock).
 
 Implementations: :class:`IdealMemory` here (fixed latency and per-channel bandwidth: the
-analytical bound), and the bank-level JEDEC HBM2 model in :mod:`spatten_sim.hw.dram`.
-:func:`make_memory` builds one from the ``memory`` section of a hardware configuration.
+analytical bound), and the bank-level JEDEC HBM2 model :class:`spatten_sim.hw.dram.DramMemory`
+(presets ``hbm2`` -- the default --, ``hbm2-spatten-rtl``, ``hbm2-legacy``; docs/dram.md).
+:func:`make_memory` builds one from the ``memory`` section of a hardware configuration, and
+:func:`with_crossbar` puts SpAtten's fetcher crossbar in front of it::
+
+    mem = with_crossbar(make_memory(cfg.memory, cfg.clock_ghz))   # hbm2 unless preset says
+    done = mem.access(addresses, arrival_cycles)                    # int64 completion cycles
+    mem.stats()["row_hits"], mem.description
+
+Cross-batch scheduling (HBM2 model): a batch is simulated until its last request has issued, so
+returned cycles are final; inside a channel a later batch never overtakes an earlier one (the
+earlier batch keeps priority), and it sees the banks, timers and refresh schedule as the earlier
+batch left them.
 """
 
 from __future__ import annotations
@@ -64,6 +75,24 @@ class IdealMemoryConfig:
     transaction_bytes: int = 32
 
 
+@dataclass(frozen=True)
+class CrossbarLimits:
+    """SpAtten's Q-K-V fetcher crossbar in front of the memory controllers (REFERENCE.md §3):
+    addresses leave the fetcher in order, at most ``requests_per_channel_per_cycle`` per
+    channel per cycle cross the 32x16 address crossbar, into an address FIFO of ``fifo_depth``
+    entries per channel (64 x 8 B in the paper) that the channel's controller drains when its
+    request buffer has room; a full FIFO stalls the fetcher (head-of-line)."""
+
+    requests_per_channel_per_cycle: int = 1
+    fifo_depth: int = 64
+
+    def __post_init__(self) -> None:
+        if self.requests_per_channel_per_cycle < 1:
+            raise ConfigError("crossbar: requests_per_channel_per_cycle must be >= 1")
+        if self.fifo_depth < 1:
+            raise ConfigError("crossbar: fifo_depth must be >= 1")
+
+
 class IdealMemory:
     """The analytical bound: every channel serves one transaction every
     ``transaction_bytes / channel_bandwidth`` ns after a fixed ``latency_ns``; no banks, no rows,
@@ -86,12 +115,20 @@ class IdealMemory:
         self._busy = np.zeros(cfg.channels, dtype=np.float64)
         self._lat_sum = 0.0
         self._lat_hist: list[np.ndarray] = []
+        self._xbar_entries: dict[int, list[float]] = {}
+        self._xbar_starts: dict[int, list[float]] = {}
+        self._xbar_clock = 0.0
         self.description = (
             f"ideal: {cfg.channels} channels x {cfg.channel_bandwidth_gbps:g} GB/s, fixed "
             f"{cfg.latency_ns:g} ns latency, no banks/rows/refresh (analytical bound)"
         )
 
-    def access(self, addresses, arrival_cycles, is_write=None):
+    supports_crossbar = True
+
+    def access(self, addresses, arrival_cycles, is_write=None, *, crossbar=None):
+        """See :class:`MemoryModel`; ``crossbar`` (:class:`CrossbarLimits`) applies the fetcher
+        crossbar: in-order entry, per-channel rate, and a FIFO a request leaves when its
+        channel starts serving it."""
         addresses = np.asarray(addresses, dtype=np.int64)
         arrival = np.asarray(arrival_cycles, dtype=np.int64)
         if addresses.shape != arrival.shape:
@@ -100,11 +137,31 @@ class IdealMemory:
         done = np.empty(addresses.shape[0], dtype=np.int64)
         free = self._free_at
         svc = self._service
+        if crossbar is not None:
+            per = crossbar.requests_per_channel_per_cycle
+            depth = crossbar.fifo_depth
+            entries = [self._xbar_entries.setdefault(c, []) for c in range(self.n_channels)]
+            starts = [self._xbar_starts.setdefault(c, []) for c in range(self.n_channels)]
+        entry_prev = self._xbar_clock
         for i in range(addresses.shape[0]):  # small batches; numba not needed for the bound
             c = ch[i]
-            start = max(free[c], float(arrival[i]))
+            t_in = float(arrival[i])
+            if crossbar is not None:
+                t_in = max(t_in, entry_prev)  # in order
+                if len(entries[c]) >= per:
+                    t_in = max(t_in, entries[c][-per] + 1.0)  # crossbar rate per channel
+                if len(starts[c]) >= depth:
+                    t_in = max(t_in, starts[c][-depth])  # FIFO full until one leaves
+                t_in = float(np.ceil(t_in))
+                entry_prev = t_in
+            start = max(free[c], t_in)
             free[c] = start + svc
             done[i] = int(np.ceil(start + svc + self._latency))
+            if crossbar is not None:
+                entries[c].append(t_in)
+                starts[c].append(start)
+                del entries[c][:-per], starts[c][:-depth]
+        self._xbar_clock = entry_prev
         self._busy += np.bincount(ch, minlength=self.n_channels) * svc
         nw = 0 if is_write is None else int(np.count_nonzero(is_write))
         self._writes += nw
@@ -118,6 +175,7 @@ class IdealMemory:
         n = self._reads + self._writes
         lat = np.concatenate(self._lat_hist) if self._lat_hist else np.zeros(0, dtype=np.int64)
         return {
+            "memory_model": self.name,
             "reads": self._reads,
             "writes": self._writes,
             "bytes_read": self._reads * self.transaction_bytes,
@@ -135,25 +193,84 @@ class IdealMemory:
         }
 
 
-def make_memory(section: dict[str, Any], clock_ghz: float = 1.0) -> MemoryModel:
-    """Build the memory model named by ``section['preset']`` with the other keys as overrides.
+class CrossbarMemory:
+    """A memory model behind SpAtten's fetcher crossbar (:class:`CrossbarLimits`).
+
+    Same interface as the wrapped model; ``access`` forwards the crossbar limits to it (the HBM2
+    model applies them inside its controller kernel, so FIFO back-pressure follows the
+    controllers' real acceptance)."""
+
+    def __init__(self, inner: MemoryModel, limits: CrossbarLimits) -> None:
+        if not getattr(inner, "supports_crossbar", False):
+            raise TypeError(f"{type(inner).__name__} does not support the crossbar limits")
+        self.inner = inner
+        self.limits = limits
+        self.name = inner.name
+        self.description = (
+            f"{inner.description}; behind the fetcher crossbar "
+            f"({limits.requests_per_channel_per_cycle} request/channel/cycle, "
+            f"{limits.fifo_depth}-entry address FIFO per channel)"
+        )
+        self.transaction_bytes = inner.transaction_bytes
+        self.n_channels = inner.n_channels
+        self.peak_bandwidth_gbps = inner.peak_bandwidth_gbps
+
+    def access(self, addresses, arrival_cycles, is_write=None):
+        return self.inner.access(  # type: ignore[call-arg]
+            addresses, arrival_cycles, is_write, crossbar=self.limits
+        )
+
+    def stats(self) -> dict[str, Any]:
+        st = dict(self.inner.stats())
+        st["crossbar_requests_per_channel_per_cycle"] = self.limits.requests_per_channel_per_cycle
+        st["crossbar_fifo_depth"] = self.limits.fifo_depth
+        return st
+
+
+def with_crossbar(
+    model: MemoryModel, requests_per_channel_per_cycle: int = 1, fifo_depth: int = 64
+) -> CrossbarMemory:
+    """``model`` behind the SpAtten fetcher crossbar (REFERENCE.md §3): in-order requests, at
+    most ``requests_per_channel_per_cycle`` per channel per cycle, ``fifo_depth`` per channel."""
+    return CrossbarMemory(model, CrossbarLimits(requests_per_channel_per_cycle, fifo_depth))
+
+
+MEMORY_PRESETS = ("hbm2", "hbm2-spatten-rtl", "hbm2-legacy", "ideal")
+DEFAULT_MEMORY_PRESET = "hbm2"
+
+
+def make_memory(section: dict[str, Any] | None, clock_ghz: float = 1.0) -> MemoryModel:
+    """Build the memory model named by ``section['preset']`` (default ``hbm2``) with the other
+    keys as overrides of the preset's fields (docs/dram.md lists them).
 
     Raises :class:`ConfigError` naming ``memory.<key>`` for unknown keys or bad values.
     """
-    section = dict(section)
-    preset = section.pop("preset", "ideal")
+    section = dict(section or {})
+    preset = section.pop("preset", DEFAULT_MEMORY_PRESET)
     if preset == "ideal":
         known = set(IdealMemoryConfig.__dataclass_fields__)
         for key in section:
             if key not in known:
                 raise ConfigError(
                     f"memory.{key}: unknown key for the 'ideal' memory model "
-                    f"(known: {', '.join(sorted(known))})"
+                    f"(known: preset, {', '.join(sorted(known))})"
                 )
-        cfg = IdealMemoryConfig(**section)
-        if cfg.channels < 1 or cfg.channel_bandwidth_gbps <= 0 or cfg.latency_ns < 0:
+        try:
+            cfg = IdealMemoryConfig(**section)
+            ok = cfg.channels >= 1 and cfg.channel_bandwidth_gbps > 0 and cfg.latency_ns >= 0
+        except TypeError:
+            ok = False
+        if not ok:
             raise ConfigError(
                 "memory: channels >= 1, channel_bandwidth_gbps > 0 and latency_ns >= 0 required"
             )
         return IdealMemory(cfg, clock_ghz)
-    raise ConfigError(f"memory.preset: unknown memory model {preset!r} (known: ideal)")
+    from spatten_sim.hw.dram import DRAM_PRESETS, DramMemory, config_with_overrides
+
+    if preset not in DRAM_PRESETS:
+        raise ConfigError(
+            f"memory.preset: unknown memory model {preset!r} (known: {', '.join(MEMORY_PRESETS)})"
+        )
+    if not (isinstance(clock_ghz, (int, float)) and clock_ghz > 0):
+        raise ConfigError(f"clock_ghz: must be > 0 (got {clock_ghz!r})")
+    return DramMemory(config_with_overrides(DRAM_PRESETS[preset], section), clock_ghz)

@@ -1,0 +1,215 @@
+"""Standalone DRAM benchmark: address patterns and traces through a :class:`DramMemory`.
+
+Issue protocol (the one of ``spatten-sim dram-bench``, close to Ramulator's trace frontends):
+requests leave in file order starting at cycle 0, as many per memory cycle as the controllers
+accept (optionally at most ``issue_per_cycle``), at most ``outstanding`` sent and not completed in
+the whole memory (unlimited when 0); a request refused by a full read buffer blocks the ones
+behind it. With ``rate_gbps`` the requests are in addition released at that average rate
+(request ``i`` not before cycle ``i * request_bytes / (rate * tCK)``), which traces a
+latency-vs-bandwidth curve.
+
+Latency is measured from the cycle the controller accepts a request to the cycle its data is
+done (Ramulator's definition); bandwidth is the bytes of all requests over the cycles from 0 to
+the last completion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spatten_sim.errors import SpattenError
+from spatten_sim.hw.dram.config import DramConfig
+from spatten_sim.hw.dram.mapping import AddressMapper
+from spatten_sim.hw.dram.model import DramMemory, FrontendLimits
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """What one benchmark run measured (latencies in ns, bandwidth in GB/s = 1e9 B/s)."""
+
+    memory_model: str
+    pattern: str
+    requests: int
+    request_bytes: int
+    channels: int
+    outstanding: int  #: 0 = unlimited
+    cycles: int  #: memory cycles from 0 to the last completion
+    bandwidth_gbps: float
+    peak_bandwidth_gbps: float
+    avg_latency_ns: float
+    p50_latency_ns: float
+    p99_latency_ns: float
+    max_latency_ns: float
+    row_hits: int
+    row_misses: int
+    row_conflicts: int
+    activations: int
+    precharges: int
+    refreshes: int
+    reads: int
+    writes: int
+    wall_seconds: float
+    requests_per_second: float
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+def pattern_addresses(
+    pattern: str, requests: int, cfg: DramConfig, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Addresses (and write flags, or None) for ``seq``, ``random``, ``stride:N`` or a file.
+
+    ``random`` is uniform over the device's address space (all fields), aligned to the request
+    size, from a seeded generator. ``stride:N`` steps by N bytes (a multiple of the request size).
+    A file is either a ``.npy`` array of byte addresses or a text trace with one request per line,
+    ``LD 0x<hex>`` (read) or ``ST 0x<hex>`` (write), as Ramulator's LoadStoreTrace reads it; the
+    low address bits below the request size are ignored. For files, ``requests`` (if > 0) keeps
+    only the first ``requests`` entries.
+    """
+    rb = cfg.request_bytes
+    if pattern == "seq":
+        return np.arange(requests, dtype=np.int64) * rb, None
+    if pattern == "random":
+        bits = AddressMapper(cfg).address_bits
+        rng = np.random.default_rng(seed)
+        n_units = (1 << bits) // rb
+        return rng.integers(0, n_units, size=requests, dtype=np.int64) * rb, None
+    if pattern.startswith("stride:"):
+        text = pattern.split(":", 1)[1]
+        try:
+            stride = int(text, 0)
+        except ValueError:
+            raise SpattenError(f"--pattern {pattern}: stride {text!r} is not an integer") from None
+        if stride <= 0 or stride % rb:
+            raise SpattenError(
+                f"--pattern {pattern}: the stride must be a positive multiple of the request size "
+                f"({rb} B)"
+            )
+        return np.arange(requests, dtype=np.int64) * stride, None
+    path = Path(pattern)
+    if not path.exists():
+        raise SpattenError(
+            f"--pattern {pattern}: not seq, random, stride:N or an existing trace file"
+        )
+    addrs, writes = read_trace(path)
+    if requests > 0:
+        addrs, writes = addrs[:requests], writes[:requests]
+    if addrs.size == 0:
+        raise SpattenError(f"{path}: the trace holds no request")
+    return (addrs // rb) * rb, (writes if writes.any() else None)
+
+
+def read_trace(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a ``.npy`` of addresses or a ``LD/ST 0x<hex>`` text trace; one-line errors."""
+    if path.suffix == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise SpattenError(f"{path}: cannot read as a .npy array ({exc})") from None
+        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+            raise SpattenError(
+                f"{path}: expected a 1-D integer array of byte addresses, got "
+                f"{arr.dtype} with shape {arr.shape}"
+            )
+        if arr.size and arr.min() < 0:
+            raise SpattenError(f"{path}: negative address {int(arr.min())}")
+        a = arr.astype(np.int64)
+        return a, np.zeros(a.size, dtype=bool)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpattenError(f"{path}: cannot read the trace ({exc})") from None
+    addrs: list[int] = []
+    writes: list[bool] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        parts = s.split()
+        if len(parts) != 2 or parts[0] not in ("LD", "ST"):
+            raise SpattenError(
+                f"{path}:{lineno}: expected 'LD 0x<hex address>' or 'ST 0x<hex address>', "
+                f"got {s[:60]!r}"
+            )
+        try:
+            a = int(parts[1], 16) if parts[1].lower().startswith("0x") else int(parts[1])
+        except ValueError:
+            raise SpattenError(f"{path}:{lineno}: bad address {parts[1][:40]!r}") from None
+        if a < 0 or a >= 1 << 62:
+            raise SpattenError(f"{path}:{lineno}: address {parts[1][:40]!r} out of range")
+        addrs.append(a)
+        writes.append(parts[0] == "ST")
+    return np.array(addrs, dtype=np.int64), np.array(writes, dtype=bool)
+
+
+def run_bench(
+    cfg: DramConfig,
+    addresses: np.ndarray,
+    is_write: np.ndarray | None = None,
+    *,
+    outstanding: int = 0,
+    issue_per_cycle: int = 0,
+    rate_gbps: float = 0.0,
+    pattern: str = "",
+) -> BenchResult:
+    """Run ``addresses`` through a fresh model of ``cfg`` with the issue protocol above."""
+    if outstanding < 0 or issue_per_cycle < 0 or rate_gbps < 0:
+        raise SpattenError("outstanding, issue-per-cycle and rate must be >= 0")
+    n = int(addresses.shape[0])
+    if rate_gbps > 0:
+        per_req_cycles = cfg.request_bytes / (rate_gbps * cfg.tck_ns)
+        arrival = np.floor(np.arange(n) * per_req_cycles).astype(np.int64)
+    else:
+        arrival = np.zeros(n, dtype=np.int64)
+    fe = FrontendLimits(
+        in_order=True,
+        fifo_depth=0,
+        issue_per_cycle=issue_per_cycle,
+        max_outstanding=outstanding,
+    )
+    _warm_up(cfg)
+    t0 = time.perf_counter()
+    mem = DramMemory(cfg)
+    times = mem.run_batch(addresses, arrival, is_write, fe)
+    wall = time.perf_counter() - t0
+    lat = times.done - times.accept
+    cycles = int(times.done.max()) if n else 0
+    st = mem.stats()
+    tck = cfg.tck_ns
+    return BenchResult(
+        memory_model=cfg.name,
+        pattern=pattern,
+        requests=n,
+        request_bytes=cfg.request_bytes,
+        channels=cfg.channels,
+        outstanding=outstanding,
+        cycles=cycles,
+        bandwidth_gbps=n * cfg.request_bytes / (cycles * tck) if cycles else 0.0,
+        peak_bandwidth_gbps=mem.peak_bandwidth_gbps,
+        avg_latency_ns=float(lat.mean()) * tck if n else 0.0,
+        p50_latency_ns=float(np.percentile(lat, 50, method="inverted_cdf")) * tck if n else 0.0,
+        p99_latency_ns=float(np.percentile(lat, 99, method="inverted_cdf")) * tck if n else 0.0,
+        max_latency_ns=float(lat.max()) * tck if n else 0.0,
+        row_hits=st["row_hits"],
+        row_misses=st["row_misses"],
+        row_conflicts=st["row_conflicts"],
+        activations=st["activations"],
+        precharges=st["precharges"],
+        refreshes=st["refreshes"],
+        reads=st["reads"],
+        writes=st["writes"],
+        wall_seconds=wall,
+        requests_per_second=n / wall if wall > 0 else 0.0,
+    )
+
+
+def _warm_up(cfg: DramConfig) -> None:
+    """Load/compile the kernel outside the timed region."""
+    m = DramMemory(cfg)
+    m.run_batch(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), None, FrontendLimits())
