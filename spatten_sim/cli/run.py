@@ -1,0 +1,79 @@
+"""``spatten-sim run HW.yaml INPUT``: simulate one input on one configuration."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "simulate a trace (.npz) or an official workload (.csv) on a hardware configuration"
+DESCRIPTION = """\
+Simulate SpAtten on one input and report cycles, DRAM access, energy and throughput.
+
+HW is a hardware YAML file or the name of a shipped preset (spatten, spatten_1_8, dense,
+ablation/1_dedicated ... ablation/5_progressive_quant). INPUT is an attention trace (.npz,
+see `spatten-sim trace` and traces/) or an official SpAtten workload CSV (replayed with the
+official driver's bit mappings).
+
+examples:
+  spatten-sim run hw_configs/spatten.yaml traces/minilm-sst-25.npz
+  spatten-sim run spatten traces/minilm-sst-25.npz --set policy.token_pruning.end_keep_ratio=0.5
+  spatten-sim run spatten_1_8 workload.csv --json - > report.json
+  spatten-sim run dense trace.npz -o results/dense   # report.json, config.yaml, layers.csv
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("hw", metavar="HW", help="hardware YAML file or shipped preset name")
+    p.add_argument("input", metavar="INPUT", help="trace (.npz) or official workload (.csv)")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override one configuration field (repeatable), e.g. --set topk.comparators=4",
+    )
+    p.add_argument(
+        "--json",
+        metavar="PATH",
+        help="write the report as JSON to PATH ('-' for stdout: the summary then goes to stderr)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="write report.json, the resolved config.yaml and the per-layer layers.csv to DIR",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="print no summary or progress")
+
+
+def run(args: argparse.Namespace) -> int:
+    from spatten_sim.config import load_config
+    from spatten_sim.simulate import simulate
+
+    cfg = load_config(args.hw, args.sets)
+    to_stdout = args.json == "-"
+    info = sys.stderr if to_stdout else sys.stdout
+
+    def progress(msg: str) -> None:
+        if not args.quiet:
+            print(f"[spatten-sim] {msg}", file=sys.stderr, flush=True)
+
+    report = simulate(cfg, args.input, progress=progress)
+    if args.output:
+        out = report.write_dir(args.output, cfg.to_yaml())
+        progress(f"wrote {out / 'report.json'}, {out / 'config.yaml'}, {out / 'layers.csv'}")
+    if args.json and not to_stdout:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(report.to_json() + "\n")
+        tmp.replace(path)
+        cfg_path = path.with_name(f"{path.stem}.config.yaml")
+        cfg_path.write_text(cfg.to_yaml())
+    if not args.quiet:
+        print(report.summary(), file=info)
+    if to_stdout:
+        sys.stdout.write(report.to_json() + "\n")
+    return 0

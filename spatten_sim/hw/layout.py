@@ -1,0 +1,65 @@
+"""Where Q, K and V live in DRAM.
+
+Each stream (Q, K MSB, K LSB, V, ...) of each layer and head has its own region; row ``t`` (token
+``t``) of a region occupies bytes ``[t * row_bytes, (t + 1) * row_bytes)`` with
+``row_bytes = head_dim * bits / 8``, packed (two 6-bit D=64 rows share three 32-B transactions,
+as the official design's fused 6-bit head pairs do [C]). MSBs and LSBs are separate regions
+[P: progressive quantization]. Fetching a set of rows reads the union of the transactions that
+cover them, so pruning scattered tokens costs whole transactions, and contiguous survivors share
+them. Regions are aligned to 4 KiB; the memory model's mapping spreads consecutive 32-B
+transactions over the channels (Q/K/V interleaved at 32-B granularity [C]).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: streams and which head index space they use
+STREAMS = ("q", "q_lsb", "k_msb", "k_lsb", "v", "v_lsb")
+_ALIGN = 4096
+
+
+class AddressLayout:
+    """Byte addresses of every stream's rows for one model shape and set of bit widths."""
+
+    def __init__(
+        self,
+        n_layers: int,
+        n_heads: int,
+        n_kv_heads: int,
+        tokens: int,
+        head_dim: int,
+        max_bits: int,
+        transaction_bytes: int = 32,
+    ) -> None:
+        self.tx = transaction_bytes
+        self.tokens = tokens
+        self.head_dim = head_dim
+        self._regions: dict[tuple[str, int, int], int] = {}
+        addr = 0
+        for layer in range(n_layers):
+            for stream in STREAMS:
+                nh = n_heads if stream.startswith("q") else n_kv_heads
+                size = -(-tokens * head_dim * max_bits // 8)
+                for h in range(nh):
+                    self._regions[(stream, layer, h)] = addr
+                    addr += -(-size // _ALIGN) * _ALIGN
+        self.total_bytes = addr
+
+    def transactions(
+        self, stream: str, layer: int, head: int, rows: np.ndarray, bits: int
+    ) -> np.ndarray:
+        """Sorted unique transaction addresses (int64) covering ``rows`` of a region whose
+        words are ``bits`` wide (a region is sized for the widest word, ``max_bits``)."""
+        if rows.size == 0 or bits <= 0:
+            return np.zeros(0, dtype=np.int64)
+        base = self._regions[(stream, layer, head)]
+        row_bits = self.head_dim * bits
+        rows = rows.astype(np.int64)
+        first = rows * row_bits // 8 // self.tx
+        last = ((rows + 1) * row_bits - 1) // 8 // self.tx
+        span = int((last - first).max()) + 1
+        blocks = (first[:, None] + np.arange(span)[None, :]).ravel()
+        keep = (first[:, None] + np.arange(span)[None, :] <= last[:, None]).ravel()
+        blocks = np.unique(blocks[keep])
+        return base + blocks * self.tx

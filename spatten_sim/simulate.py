@@ -1,0 +1,103 @@
+"""One simulation, end to end: config + input -> functional phase -> timing -> energy -> report.
+
+``simulate(config, input)`` is what ``spatten-sim run``, the validation suite and the sweeps call.
+The input is a v1 trace (``.npz``: the functional phase decides everything from the data) or an
+official SpAtten workload CSV (``.csv``: replayed with the official driver's mappings).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from spatten_sim.config import HwConfig, check_head_dim, load_config
+from spatten_sim.errors import SpattenError
+from spatten_sim.report import Report, build_report
+from spatten_sim.workload import Workload
+
+
+def make_memory_for(cfg: HwConfig):
+    """The memory model of ``cfg`` behind the fetcher's crossbar (REFERENCE.md §3)."""
+    from spatten_sim.hw import memory as memmod
+
+    mem = memmod.make_memory(dict(cfg.memory), cfg.clock_ghz)
+    wrap = getattr(memmod, "with_crossbar", None)
+    if wrap is not None:
+        mem = wrap(
+            mem,
+            requests_per_channel_per_cycle=cfg.fetcher.requests_per_channel_per_cycle,
+            fifo_depth=cfg.fetcher.address_fifo_depth,
+        )
+    return mem
+
+
+def load_workload(
+    cfg: HwConfig, path: str | Path, progress: Callable[[str], None] | None = None
+) -> tuple[Workload, str]:
+    """Build the workload of ``path`` (trace or official CSV); returns it and its kind."""
+    p = Path(path)
+    if not p.exists():
+        raise SpattenError(f"{p}: no such file")
+    if p.suffix == ".csv":
+        from spatten_sim.workload_csv import load_official_csv
+
+        wl = load_official_csv(p, cfg)
+        check_head_dim(cfg, wl.head_dim)
+        return wl, "official-csv"
+    if p.suffix != ".npz":
+        raise SpattenError(f"{p}: expected a trace (.npz) or an official workload (.csv)")
+    from spatten_sim.algo.functional import build_workload
+    from spatten_sim.trace import load_trace
+
+    trace = load_trace(p)
+    check_head_dim(cfg, trace.meta.head_dim)
+    return build_workload(trace, cfg, source=str(p), progress=progress), "trace"
+
+
+def simulate(
+    config: HwConfig | str | Path,
+    input_path: str | Path,
+    *,
+    sets: Iterable[str] | dict[str, Any] = (),
+    workload: Workload | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Report:
+    """Simulate ``input_path`` on ``config`` (an :class:`HwConfig`, a YAML path or a preset
+    name, with optional ``--set`` style overrides) and return the :class:`Report`.
+
+    A prepared ``workload`` may be passed to skip the functional phase (design-space sweeps
+    over hardware-only parameters reuse one workload).
+    """
+    from spatten_sim.energy import compute_energy, load_energy_table
+    from spatten_sim.hw.accelerator import run_timing
+
+    cfg = config if isinstance(config, HwConfig) else load_config(config, sets)
+    table = load_energy_table(cfg.energy.table)
+    wall: dict[str, float] = {}
+    t0 = time.perf_counter()
+    kind = "workload"
+    if workload is None:
+        workload, kind = load_workload(cfg, input_path, progress)
+    wall["functional"] = time.perf_counter() - t0
+    mem = make_memory_for(cfg)
+    if progress:
+        progress(f"timing phase: {sum(1 for _ in workload.head_jobs())} head jobs")
+    t1 = time.perf_counter()
+    timing = run_timing(cfg, workload, mem)
+    wall["timing"] = time.perf_counter() - t1
+    seconds = timing.cycles / (cfg.clock_ghz * 1e9)
+    energy = compute_energy(timing.actions, timing.params, seconds, table)
+    return build_report(
+        config_name=cfg.name,
+        input_path=str(input_path),
+        input_kind=kind,
+        workload=workload,
+        timing=timing,
+        energy=energy,
+        memory_model=f"{mem.name}: {mem.description}",
+        clock_ghz=cfg.clock_ghz,
+        peak_bandwidth_gbps=mem.peak_bandwidth_gbps,
+        wall=wall,
+    )
