@@ -228,3 +228,9 @@ def test_parallel_kernel_identical_to_serial():
     np.testing.assert_array_equal(a.keep_mask, b.keep_mask)
     np.testing.assert_array_equal(a.cycles, b.cycles)
     np.testing.assert_array_equal(a.comparisons, b.comparisons)
+
+
+def test_infinities_and_signed_zero():
+    v = np.array([0.0, -0.0, np.inf, -np.inf, 1.0, np.inf, -0.0], dtype=np.float32)
+    for k in range(v.size + 1):
+        np.testing.assert_array_equal(topk(v, k)[0], reference_topk(v, k))
