@@ -14,11 +14,12 @@ import io
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spatten_sim.energy import EnergyReport
-from spatten_sim.hw.accelerator import TimingResult
-from spatten_sim.workload import Workload
+if TYPE_CHECKING:
+    from spatten_sim.energy import EnergyReport
+    from spatten_sim.hw.accelerator import TimingResult
+    from spatten_sim.workload import Workload
 
 REPORT_VERSION = 1
 
@@ -29,6 +30,8 @@ class Report:
 
     data: dict[str, Any]
     layers: tuple[dict[str, Any], ...]
+    #: (unit, "busy" | "stall", start_cycle, end_cycle) intervals, when recorded
+    timeline: tuple[tuple[str, str, int, int], ...] | None = None
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
@@ -54,19 +57,26 @@ class Report:
             w.writerows(self.layers)
         return buf.getvalue()
 
+    def timeline_csv(self) -> str:
+        """``unit,kind,start_cycle,end_cycle`` rows (empty when no timeline was recorded)."""
+        lines = ["unit,kind,start_cycle,end_cycle"]
+        lines += [f"{u},{k},{a},{b}" for u, k, a, b in self.timeline or ()]
+        return "\n".join(lines) + "\n"
+
     def write_dir(self, out: str | Path, config_yaml: str) -> Path:
-        """Write ``report.json``, ``config.yaml`` (the resolved configuration) and ``layers.csv``.
+        """Write ``report.json``, ``config.yaml`` (the resolved configuration), ``layers.csv``
+        and, when recorded, ``timeline.csv``.
 
         Each file is written to a temporary name and renamed, so a crash never leaves a partial
         report behind.
         """
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        for name, text in (
-            ("config.yaml", config_yaml),
-            ("layers.csv", self.layers_csv()),
-            ("report.json", self.to_json() + "\n"),
-        ):
+        files = [("config.yaml", config_yaml), ("layers.csv", self.layers_csv())]
+        if self.timeline is not None:
+            files.append(("timeline.csv", self.timeline_csv()))
+        files.append(("report.json", self.to_json() + "\n"))  # last: its presence means done
+        for name, text in files:
             tmp = out / f".{name}.tmp"
             tmp.write_text(text)
             tmp.replace(out / name)
@@ -160,6 +170,7 @@ def build_report(
     clock_ghz: float,
     peak_bandwidth_gbps: float,
     wall: dict[str, float],
+    timeline: tuple[tuple[str, str, int, int], ...] | None = None,
 ) -> Report:
     """Assemble the report document from the phases' results."""
     from spatten_sim import __version__
@@ -274,4 +285,4 @@ def build_report(
         },
     }
     layers = tuple(asdict(r) for r in timing.layers)
-    return Report(data=data, layers=layers)
+    return Report(data=data, layers=layers, timeline=timeline)

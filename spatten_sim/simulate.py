@@ -63,12 +63,14 @@ def simulate(
     sets: Iterable[str] | dict[str, Any] = (),
     workload: Workload | None = None,
     progress: Callable[[str], None] | None = None,
+    record_timeline: bool = False,
 ) -> Report:
     """Simulate ``input_path`` on ``config`` (an :class:`HwConfig`, a YAML path or a preset
     name, with optional ``--set`` style overrides) and return the :class:`Report`.
 
     A prepared ``workload`` may be passed to skip the functional phase (design-space sweeps
-    over hardware-only parameters reuse one workload).
+    over hardware-only parameters reuse one workload). ``record_timeline`` keeps every unit's
+    busy/stall intervals (``Report.timeline``, written as ``timeline.csv``).
     """
     from spatten_sim.energy import compute_energy, load_energy_table
     from spatten_sim.hw.accelerator import run_timing
@@ -85,7 +87,7 @@ def simulate(
     if progress:
         progress(f"timing phase: {sum(1 for _ in workload.head_jobs())} head jobs")
     t1 = time.perf_counter()
-    timing = run_timing(cfg, workload, mem)
+    timing = run_timing(cfg, workload, mem, record_timeline)
     wall["timing"] = time.perf_counter() - t1
     seconds = timing.cycles / (cfg.clock_ghz * 1e9)
     energy = compute_energy(timing.actions, timing.params, seconds, table)
@@ -100,4 +102,5 @@ def simulate(
         clock_ghz=cfg.clock_ghz,
         peak_bandwidth_gbps=mem.peak_bandwidth_gbps,
         wall=wall,
+        timeline=timing.timeline,
     )

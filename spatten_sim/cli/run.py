@@ -45,6 +45,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="write report.json, the resolved config.yaml and the per-layer layers.csv to DIR",
     )
+    p.add_argument(
+        "--timeline",
+        action="store_true",
+        help="record every unit's busy/stall intervals (timeline.csv in -o DIR; for "
+        "`spatten-sim plot --timeline`)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print no summary or progress")
 
 
@@ -60,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[spatten-sim] {msg}", file=sys.stderr, flush=True)
 
-    report = simulate(cfg, args.input, progress=progress)
+    report = simulate(cfg, args.input, progress=progress, record_timeline=args.timeline)
     if args.output:
         out = report.write_dir(args.output, cfg.to_yaml())
         progress(f"wrote {out / 'report.json'}, {out / 'config.yaml'}, {out / 'layers.csv'}")

@@ -39,7 +39,7 @@ Modelling choices (also in README "What is modelled"):
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -99,8 +99,8 @@ class TimingResult:
     layers: tuple[LayerRecord, ...]
     heads_split: int
     memory_stats: dict[str, Any]
-    events: int = 0
-    notes: dict[str, Any] = field(default_factory=dict)
+    #: (unit, "busy" | "stall", start_cycle, end_cycle) intervals, when recorded
+    timeline: tuple[tuple[str, str, int, int], ...] | None = None
 
 
 class _HeadCtx:
@@ -156,8 +156,12 @@ class _Job:
 class Accelerator:
     """SimPy model of one SpAtten accelerator attached to a memory model."""
 
-    def __init__(self, cfg: HwConfig, workload: Workload, memory: MemoryModel) -> None:
+    def __init__(
+        self, cfg: HwConfig, workload: Workload, memory: MemoryModel, record_timeline: bool = False
+    ) -> None:
         self.cfg = cfg
+        #: (unit, "busy" | "stall", start_cycle, end_cycle) intervals when recording
+        self.timeline: list[tuple[str, str, int, int]] | None = [] if record_timeline else None
         self.wl = workload
         self.mem = memory
         self.env = simpy.Environment()
@@ -219,6 +223,14 @@ class Accelerator:
         self._group_v: dict[tuple[int, int], list[simpy.Event]] = defaultdict(list)
 
     # ------------------------------------------------------------------ helpers
+    def _mark(self, unit: str, kind: str, start: int, end: int) -> None:
+        """Charge ``[start, end)`` to ``unit`` as busy or stall (and record it on the timeline)."""
+        if end <= start:
+            return
+        (self.busy if kind == "busy" else self.stall)[unit] += end - start
+        if self.timeline is not None:
+            self.timeline.append((unit, kind, int(start), int(end)))
+
     def _count(self, unit: str, action: str, n: float) -> None:
         self.actions[unit][action] += n
 
@@ -227,7 +239,7 @@ class Accelerator:
         if ev is not None and not ev.processed:
             t = self.env.now
             yield ev
-            self.stall[unit] += self.env.now - t
+            self._mark(unit, "stall", t, self.env.now)
 
     def _deliver(
         self,
@@ -250,7 +262,7 @@ class Accelerator:
         while len(pend) >= limit:
             t = env.now
             yield pend[0]
-            self.stall[unit] += env.now - t
+            self._mark(unit, "stall", t, env.now)
         fire_at = max(env.now + delay, self._last_fire[unit])
         self._last_fire[unit] = fire_at
         done = env.event()
@@ -316,9 +328,9 @@ class Accelerator:
             conv_start = max(t0, conv_free)
             conv_free = max(conv_start + conv.occupancy, last)
             finish = max(last, conv_start + conv.occupancy) + (conv.latency - conv.occupancy)
-            self.busy["bitwidth_converter"] += conv.occupancy
+            self._mark("bitwidth_converter", "busy", conv_start, conv_start + conv.occupancy)
             issue = units.address_issue_cycles(cfg, n)
-            self.busy["fetcher"] += issue
+            self._mark("fetcher", "busy", t0, t0 + issue)
             self.transactions += n
             self._count("fetcher", "requests", n)
             self._count("fetcher", "address_fifo_accesses", 2 * n)
@@ -341,7 +353,7 @@ class Accelerator:
         with self.topk_engine.request() as req:
             yield req
             yield self.env.timeout(call.cycles)
-        self.busy["topk_token_head"] += call.cycles
+        self._mark("topk_token_head", "busy", self.env.now - call.cycles, self.env.now)
         self._count_topk("topk_token_head", call.cycles)
 
     def _count_topk(self, unit: str, cycles: int) -> None:
@@ -468,7 +480,7 @@ class Accelerator:
             yield from self._wait("qxk", job.k_ready)
             svc = units.qxk(cfg, job.n_keys, d)
             yield self.env.timeout(svc.occupancy)
-            self.busy["qxk"] += svc.occupancy
+            self._mark("qxk", "busy", self.env.now - svc.occupancy, self.env.now)
             self._count("qxk", "multiplies", job.n_keys * d)
             self._count("qxk", "adds", job.n_keys * (d - 1))
             self._count("key_sram", "line_reads", svc.occupancy)
@@ -482,7 +494,7 @@ class Accelerator:
             job = yield self.sm_in.get()
             svc = units.softmax(cfg, job.n_keys)
             yield self.env.timeout(svc.occupancy)
-            self.busy["softmax"] += svc.occupancy
+            self._mark("softmax", "busy", self.env.now - svc.occupancy, self.env.now)
             n = job.n_keys
             # per element: dequantize (1 mult), exp by 5th-order Taylor (5 FMAs), accumulate
             # (1 add), divide (1 div), requantize (1 mult)
@@ -503,14 +515,14 @@ class Accelerator:
             job = yield self.acc_in.get()
             beats = -(-job.n_keys // p)
             yield self.env.timeout(beats)
-            self.busy["importance_accumulators"] += beats
+            self._mark("importance_accumulators", "busy", self.env.now - beats, self.env.now)
             self._count("importance_accumulators", "adds", job.n_keys)
 
     def _decision(self):
         while True:
             job = yield self.dec_in.get()
             yield self.env.timeout(1)
-            self.busy["progressive_decision"] += 1
+            self._mark("progressive_decision", "busy", self.env.now - 1, self.env.now)
             self._count("progressive_decision", "comparisons", job.n_keys)
             if job.requant:
                 hj = job.ctx.hj
@@ -526,10 +538,10 @@ class Accelerator:
                 t = self.env.now
                 yield self.qxk_in.put((0, self._seq, job))
                 job = yield self.redo_ret.get()
-                self.stall["progressive_decision"] += self.env.now - t
+                self._mark("progressive_decision", "stall", t, self.env.now)
                 job.redo = False
                 yield self.env.timeout(1)
-                self.busy["progressive_decision"] += 1
+                self._mark("progressive_decision", "busy", self.env.now - 1, self.env.now)
                 self._count("progressive_decision", "comparisons", job.n_keys)
             if job.kbuf:
                 self.kbuf.put(job.kbuf)
@@ -542,7 +554,7 @@ class Accelerator:
             c = job.topk_cycles
             if c:
                 yield self.env.timeout(c)
-                self.busy["topk_local_v"] += c
+                self._mark("topk_local_v", "busy", self.env.now - c, self.env.now)
                 self._count_topk("topk_local_v", c)
             hj = job.ctx.hj
             if hj.stage == "generation" and job.qi == 0:
@@ -554,7 +566,7 @@ class Accelerator:
                 if vbytes:
                     t = self.env.now
                     yield self.vbuf.get(vbytes)
-                    self.stall["topk_local_v"] += self.env.now - t
+                    self._mark("topk_local_v", "stall", t, self.env.now)
                     job.vbuf = vbytes
                 parts = [("v", hj.layer, hj.kv_head, hj.v_fetch, hj.bits.v_msb)]
                 if hj.v_lsb_fetch.size:
@@ -574,7 +586,7 @@ class Accelerator:
             yield from self._wait("probxv", job.v_ready)
             svc = units.probxv(cfg, job.v_rows, d)
             yield self.env.timeout(svc.occupancy)
-            self.busy["probxv"] += svc.occupancy
+            self._mark("probxv", "busy", self.env.now - svc.occupancy, self.env.now)
             self._count("probxv", "multiplies", job.v_rows * d)
             self._count("probxv", "adds", max(0, job.v_rows - 1) * d)
             self._count("value_sram", "line_reads", svc.occupancy)
@@ -682,9 +694,12 @@ class Accelerator:
             layers=tuple(layers),
             heads_split=self.heads_split,
             memory_stats=mstats,
+            timeline=tuple(self.timeline) if self.timeline is not None else None,
         )
 
 
-def run_timing(cfg: HwConfig, workload: Workload, memory: MemoryModel) -> TimingResult:
+def run_timing(
+    cfg: HwConfig, workload: Workload, memory: MemoryModel, record_timeline: bool = False
+) -> TimingResult:
     """Simulate ``workload`` on the accelerator described by ``cfg`` with ``memory``."""
-    return Accelerator(cfg, workload, memory).run()
+    return Accelerator(cfg, workload, memory, record_timeline).run()
