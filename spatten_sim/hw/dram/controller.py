@@ -119,6 +119,33 @@ def new_state(params: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 @njit(cache=True)
+def prepare_batch(addresses, arrival, request_bytes, n_channels, ch, order, start):
+    """Check a batch and group its requests by channel (stable counting sort).
+
+    Returns 0 if fine, 1 if an address is negative or not aligned to ``request_bytes``, 2 if the
+    arrival cycles decrease or are negative.
+    """
+    n = addresses.shape[0]
+    for i in range(n):
+        if addresses[i] < 0 or addresses[i] % request_bytes != 0:
+            return 1
+        if arrival[i] < 0 or (i > 0 and arrival[i] < arrival[i - 1]):
+            return 2
+    for c in range(n_channels + 1):
+        start[c] = 0
+    for i in range(n):
+        start[ch[i] + 1] += 1
+    for c in range(n_channels):
+        start[c + 1] += start[c]
+    fill = start[:n_channels].copy()
+    for i in range(n):
+        c = ch[i]
+        order[fill[c]] = i
+        fill[c] += 1
+    return 0
+
+
+@njit(cache=True)
 def _retire(c, t, inflight, inflight_n, front):
     # a completion at cycle x frees its place for a request sent at x + 1 or later
     n = inflight_n[c]

@@ -30,6 +30,7 @@ import re
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from spatten_sim.errors import ConfigError
 
@@ -97,6 +98,11 @@ class AddressMapper:
         self.address_bits = shift
         self.sizes = sizes
         self.name = name
+        #: (shift, bits) of Ro, Co, Ch, Bg, Bk, Pc, Rk (bits 0 when absent), for the Numba decoder
+        self.table = np.zeros((len(_SIMPLE), 2), dtype=np.int64)
+        for f, s, bits in self.fields:
+            self.table[_SIMPLE.index(f)] = (s, bits)
+        self.table_sizes = np.array([sizes[f] for f in _SIMPLE], dtype=np.int64)
 
     def field_shift(self, field: str) -> int:
         for f, s, _ in self.fields:
@@ -109,23 +115,12 @@ class AddressMapper:
 
         The bank index is ``((pc * ranks + rank) * bank_groups + bg) * banks_per_group + bank``.
         """
-        a = np.asarray(addresses, dtype=np.int64)
-        vals: dict[str, np.ndarray | int] = {}
-        for f, s, bits in self.fields:
-            vals[f] = (a >> s) & ((1 << bits) - 1) if bits else 0
-        for f in _SIMPLE:
-            vals.setdefault(f, 0)
-        row = np.asarray(vals["Ro"], dtype=np.int64) + np.zeros_like(a)
-        bg, bk, pc = vals["Bg"], vals["Bk"], vals["Pc"]
-        sz = self.sizes
-        if self.xor:
-            gb, kb = _log2(sz["Bg"]), _log2(sz["Bk"])
-            bg = bg ^ (row & (sz["Bg"] - 1))
-            bk = bk ^ ((row >> gb) & (sz["Bk"] - 1))
-            pc = pc ^ ((row >> (gb + kb)) & (sz["Pc"] - 1))
-        bank = ((pc * sz["Rk"] + vals["Rk"]) * sz["Bg"] + bg) * sz["Bk"] + bk
-        ch = np.asarray(vals["Ch"], dtype=np.int64) + np.zeros_like(a)
-        return ch, np.asarray(bank, dtype=np.int64) + np.zeros_like(a), row
+        a = np.ascontiguousarray(addresses, dtype=np.int64)
+        ch = np.empty(a.shape[0], dtype=np.int64)
+        bank = np.empty(a.shape[0], dtype=np.int64)
+        row = np.empty(a.shape[0], dtype=np.int64)
+        decode_into(a, self.table, self.table_sizes, self.xor, ch, bank, row)
+        return ch, bank, row
 
     def describe(self) -> str:
         """Bit layout, MSB first, e.g. ``[34:19] Ro [18:17] Bk ...``."""
@@ -136,3 +131,26 @@ class AddressMapper:
         if self.offset_bits:
             parts.append(f"[{self.offset_bits - 1}:0] offset")
         return " ".join(parts) + (" (bank bits XOR row)" if self.xor else "")
+
+
+@njit(cache=True)
+def decode_into(addresses, table, sizes, xor, ch, bank, row):
+    """Numba decoder behind :meth:`AddressMapper.decode` (fields in the order of ``_SIMPLE``)."""
+    n = addresses.shape[0]
+    v = np.zeros(7, dtype=np.int64)
+    gbits = table[3, 1]
+    kbits = table[4, 1]
+    for i in range(n):
+        a = addresses[i]
+        for f in range(7):
+            bits = table[f, 1]
+            v[f] = (a >> table[f, 0]) & ((np.int64(1) << bits) - 1) if bits > 0 else 0
+        r = v[0]
+        bg, bk, pc = v[3], v[4], v[5]
+        if xor:
+            bg = bg ^ (r & (sizes[3] - 1))
+            bk = bk ^ ((r >> gbits) & (sizes[4] - 1))
+            pc = pc ^ ((r >> (gbits + kbits)) & (sizes[5] - 1))
+        ch[i] = v[2]
+        bank[i] = ((pc * sizes[6] + v[6]) * sizes[3] + bg) * sizes[4] + bk
+        row[i] = r

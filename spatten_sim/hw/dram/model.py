@@ -23,7 +23,7 @@ import numpy as np
 
 from spatten_sim.hw.dram import controller as K
 from spatten_sim.hw.dram.config import DramConfig
-from spatten_sim.hw.dram.mapping import AddressMapper
+from spatten_sim.hw.dram.mapping import AddressMapper, decode_into
 from spatten_sim.hw.dram.timing import effective_timing
 
 HIST_BINS = 16384  #: latency histogram: 1-cycle bins (memory clock), last bin = overflow
@@ -117,6 +117,7 @@ class DramMemory:
         self._log = np.zeros((max(0, int(log_commands)), K.LOG_COLS), dtype=np.int64)
         self._log_n = np.zeros(1, dtype=np.int64)
         self._last_cycle = 0
+        self._no_writes = np.zeros(8192, dtype=np.int64)
 
     # ------------------------------------------------------------------ core interface
     def access(
@@ -165,41 +166,42 @@ class DramMemory:
         frontend: FrontendLimits,
     ) -> BatchTimes:
         """Simulate one batch with arrival times in memory cycles; all times in memory cycles."""
-        addresses = np.asarray(addresses, dtype=np.int64)
+        addresses = np.ascontiguousarray(addresses, dtype=np.int64)
         arrival = np.ascontiguousarray(arrival_mem_cycles, dtype=np.int64)
         n = addresses.shape[0]
-        if n and (addresses.min() < 0):
-            raise ValueError("negative address")
-        if n > 1 and np.any(arrival[1:] < arrival[:-1]):
-            raise ValueError("arrival cycles must be non-decreasing within a batch")
-        if n and arrival[0] < 0:
-            raise ValueError("negative arrival cycle")
-        if np.any(addresses % self.cfg.request_bytes):
-            raise ValueError(f"addresses must be aligned to {self.cfg.request_bytes} B")
-        ch, bank, row = self.mapper.decode(addresses)
+        if arrival.shape != (n,):
+            raise ValueError("one arrival cycle per address required")
         if is_write is None:
-            wr = np.zeros(n, dtype=np.int64)
+            wr = self._no_writes if n <= self._no_writes.shape[0] else np.zeros(n, np.int64)
         else:
             wr = np.asarray(is_write, dtype=bool).astype(np.int64)
             if wr.shape != (n,):
                 raise ValueError("is_write must have one entry per address")
-        if self.cfg.channels > 1:
-            order = np.argsort(ch, kind="stable").astype(np.int64)
-            start = np.zeros(self.cfg.channels + 1, dtype=np.int64)
-            np.cumsum(np.bincount(ch, minlength=self.cfg.channels), out=start[1:])
-        else:
-            order = np.arange(n, dtype=np.int64)
-            start = np.array([0, n], dtype=np.int64)
+        ch = np.empty(n, dtype=np.int64)
+        bank = np.empty(n, dtype=np.int64)
+        row = np.empty(n, dtype=np.int64)
+        mp = self.mapper
+        decode_into(addresses, mp.table, mp.table_sizes, mp.xor, ch, bank, row)
+        order = np.empty(n, dtype=np.int64)
+        start = np.empty(self.cfg.channels + 1, dtype=np.int64)
+        err = K.prepare_batch(addresses, arrival, self.cfg.request_bytes, self.cfg.channels, ch,
+                              order, start)  # fmt: skip
+        if err == 1:
+            raise ValueError(
+                f"addresses must be non-negative and aligned to {self.cfg.request_bytes} B"
+            )
+        if err == 2:
+            raise ValueError("arrival cycles must be non-negative and non-decreasing in a batch")
         p = self._params
         p[K.P_IN_ORDER] = 1 if frontend.in_order else 0
         p[K.P_FIFO_DEPTH] = frontend.fifo_depth
         p[K.P_PER_CH_CYCLE] = frontend.per_channel_per_cycle
         p[K.P_ISSUE_CYCLE] = frontend.issue_per_cycle
         p[K.P_MAX_OUT] = frontend.max_outstanding
-        push = np.zeros(n, dtype=np.int64)
-        accept = np.zeros(n, dtype=np.int64)
-        issue = np.zeros(n, dtype=np.int64)
-        done = np.zeros(n, dtype=np.int64)
+        push = np.empty(n, dtype=np.int64)
+        accept = np.empty(n, dtype=np.int64)
+        issue = np.empty(n, dtype=np.int64)
+        done = np.empty(n, dtype=np.int64)
         last = K.simulate(
             ch,
             bank,
