@@ -1,0 +1,128 @@
+"""``spatten-sim validate``: reproduce SpAtten's published results side by side."""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import sys
+from pathlib import Path
+
+HELP = "reproduce the paper's published results: paper vs ours, ratio, tolerance, verdict"
+DESCRIPTION = """\
+Run the presets on the official SpAtten workloads (../shared/spatten/workloads, or
+$SPATTEN_SHARED/spatten/workloads) and on the shipped traces, and print for every published figure
+the paper's value, ours, the ratio and a verdict (pass / fail / info) against a stated tolerance.
+Writes validation.csv, validation.json and the figures (breakdown.png, topk_dse.png, power.png)
+to -o DIR (default: plots/validation/ of the checkout; plots/validation/quick/ with --quick).
+
+--quick uses the shipped traces and the official CSVs only (under a minute). The full run also
+makes (on first use, cached in $SPATTEN_SIM_CACHE/traces, default ~/.cache/spatten-sim) a SmolLM2
+992+32 trace with `spatten-sim trace` (needs the [trace] extra) for the decoder rows.
+
+Exit status: 0 when the validation ran, even if rows fail (it is a report; read the verdicts),
+2 on a user error (bad option, unwritable output). docs/validation.md explains every row.
+
+examples:
+  spatten-sim validate --quick
+  spatten-sim validate -o results/validation --json -
+  spatten-sim validate --quick --only 'dram.*' --no-figures
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="shipped traces and official CSVs only (under a minute)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="directory for validation.csv, validation.json and the figures "
+        "(default plots/validation[/quick] of the checkout)",
+    )
+    p.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write the rows as JSON to PATH ('-' for stdout: the table then goes to stderr)",
+    )
+    p.add_argument("--markdown", metavar="PATH", help="also write the table as Markdown to PATH")
+    p.add_argument(
+        "--only",
+        metavar="PATTERN",
+        action="append",
+        default=[],
+        help="run only rows whose key matches this glob (repeatable), e.g. 'dram.*'",
+    )
+    p.add_argument("--no-figures", action="store_true", help="write no figures")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def _write(path: Path, text: str) -> None:
+    from spatten_sim.errors import SpattenError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError as exc:
+        raise SpattenError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from spatten_sim.errors import SpattenError
+    from spatten_sim.validate import output
+    from spatten_sim.validate.context import repo_root
+    from spatten_sim.validate.rows import all_rows
+    from spatten_sim.validate.runner import run_validation
+
+    keys = [r.key for r in all_rows()]
+    for pat in args.only:
+        if not fnmatch.filter(keys, pat):
+            raise SpattenError(f"--only {pat!r} matches no row (rows: {', '.join(keys)})")
+    only = None
+    if args.only:
+        pats = list(args.only)
+
+        def only(spec) -> bool:
+            return any(fnmatch.fnmatch(spec.key, p) for p in pats)
+
+    if args.output:
+        out_dir = Path(args.output)
+    else:
+        out_dir = repo_root() / "plots" / "validation"
+        if args.quick:
+            out_dir = out_dir / "quick"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SpattenError(f"-o {out_dir}: not a directory")
+    to_stdout = args.json == "-"
+    info = sys.stderr if to_stdout else sys.stdout
+
+    def progress(msg: str) -> None:
+        if not args.quiet:
+            print(f"[validate] {msg}", file=sys.stderr, flush=True)
+
+    v = run_validation(quick=args.quick, progress=progress, only=only, figures=not args.no_figures)
+    _write(out_dir / "validation.csv", output.rows_csv(v))
+    _write(out_dir / "validation.json", output.rows_json(v) + "\n")
+    written = [out_dir / "validation.csv", out_dir / "validation.json"]
+    if not args.no_figures:
+        from spatten_sim.validate.figures import write_figures
+
+        try:
+            written += write_figures(v, out_dir)
+        except OSError as exc:
+            raise SpattenError(f"cannot write figures to {out_dir}: {exc}") from None
+    if args.markdown:
+        _write(Path(args.markdown), output.rows_markdown(v))
+        written.append(Path(args.markdown))
+    if args.json and not to_stdout:
+        _write(Path(args.json), output.rows_json(v) + "\n")
+        written.append(Path(args.json))
+    print(output.table_text(v), file=info)
+    progress("wrote " + ", ".join(str(p) for p in written))
+    if to_stdout:
+        sys.stdout.write(output.rows_json(v) + "\n")
+    return 0

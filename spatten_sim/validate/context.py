@@ -1,0 +1,195 @@
+"""Where the validation inputs live, and a per-run cache of simulations.
+
+The official workloads live in ``shared/spatten/workloads/`` beside the repository
+(``<repo>/../shared``), or wherever ``SPATTEN_SHARED`` points. The shipped traces live in
+``<repo>/traces/``. The full (non-quick) run also uses a SmolLM2 992+32 trace made on first use
+by ``spatten-sim trace`` into ``$SPATTEN_SIM_CACHE/traces/`` (default ``~/.cache/spatten-sim``).
+
+A :class:`Context` belongs to one validation run: it caches every simulation by (configuration,
+overrides, input), so rows that share a run (the breakdown steps and the DRAM split, say) simulate
+it once, and it keeps every report so the DRAM-bound check can look at all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: the paper's GPT-2 setting: 992 prompt tokens, 32 generated (REFERENCE.md §1)
+FULL_DECODER_PROMPT = 992
+FULL_DECODER_GENERATE = 32
+FULL_DECODER_NAME = "smollm2-wiki-992+32.npz"
+#: the official workloads (REFERENCE.md §6)
+GPT2_MEDIUM_CSV = (
+    "summary-gpt2-medium-wikitext2-per0-hp-step5+dedic+glob_p+local_p+hp+topk+quant.csv"
+)
+GPT2_SMALL_CSV = "summary-gpt2-small-wikitext2-per8.csv"
+
+
+def repo_root() -> Path:
+    """The checkout holding this package (``spatten_sim/..``)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def shared_dir() -> Path:
+    """``$SPATTEN_SHARED`` if set, else ``<repo>/../shared``."""
+    env = os.environ.get("SPATTEN_SHARED")
+    return Path(env) if env else repo_root().parent / "shared"
+
+
+def workloads_dir() -> Path:
+    return shared_dir() / "spatten" / "workloads"
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("SPATTEN_SIM_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "spatten-sim"
+
+
+@dataclass(frozen=True)
+class TraceInfo:
+    """A trace file and the shape the rows need to pick it."""
+
+    path: Path
+    name: str
+    model: str
+    n_layers: int
+    n_heads: int
+    head_dim: int
+    prompt_tokens: int
+    generated_tokens: int
+    causal: bool
+
+    @property
+    def is_decoder(self) -> bool:
+        return self.generated_tokens > 0
+
+
+def trace_info(path: Path) -> TraceInfo:
+    from spatten_sim.trace import load_trace
+
+    m = load_trace(path).meta
+    return TraceInfo(
+        path=path,
+        name=path.stem,
+        model=m.model,
+        n_layers=m.n_layers,
+        n_heads=m.n_heads,
+        head_dim=m.head_dim,
+        prompt_tokens=m.prompt_tokens,
+        generated_tokens=m.generated_tokens,
+        causal=m.causal,
+    )
+
+
+def shipped_traces() -> tuple[TraceInfo, ...]:
+    """The traces in ``<repo>/traces/`` (sorted by name; empty if none ship)."""
+    d = repo_root() / "traces"
+    return tuple(trace_info(p) for p in sorted(d.glob("*.npz"))) if d.is_dir() else ()
+
+
+def full_decoder_trace(progress: Callable[[str], None]) -> tuple[Path | None, str]:
+    """The SmolLM2 992+32 trace, made on first use (needs the [trace] extra).
+
+    Returns the path (None if it could not be made) and a note.
+    """
+    out = cache_dir() / "traces" / FULL_DECODER_NAME
+    if out.exists():
+        return out, f"cached {out}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from spatten_sim.cli import main; sys.exit(main(sys.argv[1:]))",
+        "trace",
+        "--model",
+        "smollm2",
+        "--text",
+        "wiki",
+        "--sample",
+        "0",
+        "--tokens",
+        str(FULL_DECODER_PROMPT),
+        "--generate",
+        str(FULL_DECODER_GENERATE),
+        "-o",
+        str(out),
+    ]
+    progress(f"making the SmolLM2 {FULL_DECODER_PROMPT}+{FULL_DECODER_GENERATE} trace: {out}")
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode != 0 or not out.exists():
+        last = (res.stderr.strip().splitlines() or ["no output"])[-1]
+        return None, f"could not make the SmolLM2 992+32 trace ({last})"
+    return out, f"made {out} in {time.perf_counter() - t0:.0f} s"
+
+
+@dataclass
+class Context:
+    """Inputs and cached simulations of one validation run (not shared between runs)."""
+
+    quick: bool
+    progress: Callable[[str], None] = field(default=lambda msg: None)
+    _sims: dict[tuple, Any] = field(default_factory=dict)
+    _workloads: dict[tuple, Any] = field(default_factory=dict)
+    _decoder: tuple[Path | None, str] | None = None
+    _traces: tuple[TraceInfo, ...] | None = None
+
+    # ---- inputs -------------------------------------------------------------------------
+    def traces(self) -> tuple[TraceInfo, ...]:
+        if self._traces is None:
+            self._traces = shipped_traces()
+        return self._traces
+
+    def encoder_traces(self) -> tuple[TraceInfo, ...]:
+        return tuple(t for t in self.traces() if not t.is_decoder)
+
+    def decoder_trace(self) -> tuple[Path | None, str]:
+        """The decoder trace of this mode: the shipped SmolLM2 one (quick) or 992+32 (full)."""
+        if self._decoder is None:
+            shipped = [t for t in self.traces() if t.is_decoder]
+            if not self.quick:
+                path, note = full_decoder_trace(self.progress)
+                if path is not None:
+                    self._decoder = (path, f"SmolLM2 992+32 trace ({note})")
+                    return self._decoder
+                fallback = f"; {note}"
+            else:
+                fallback = ""
+            if shipped:
+                t = shipped[0]
+                self._decoder = (
+                    t.path,
+                    f"shipped {t.name} ({t.prompt_tokens}+{t.generated_tokens} tokens){fallback}",
+                )
+            else:
+                self._decoder = (None, f"no decoder trace in traces/{fallback}")
+        return self._decoder
+
+    def official_csv(self, name: str) -> Path | None:
+        p = workloads_dir() / name
+        return p if p.exists() else None
+
+    # ---- simulations --------------------------------------------------------------------
+    def simulate(self, preset: str, path: Path, sets: tuple[str, ...] = ()) -> Any:
+        """``simulate(preset, path, sets=sets)``, cached for the run."""
+        key = (preset, tuple(sets), str(path))
+        if key not in self._sims:
+            from spatten_sim.simulate import simulate
+
+            t0 = time.perf_counter()
+            rep = simulate(preset, path, sets=list(sets))
+            extra = f" --set {' --set '.join(sets)}" if sets else ""
+            self.progress(f"{preset} {path.name}{extra}: {time.perf_counter() - t0:.1f} s")
+            self._sims[key] = rep
+        return self._sims[key]
+
+    def reports(self) -> list[tuple[tuple, Any]]:
+        """Every simulation of this run so far: ((preset, sets, input), report)."""
+        return list(self._sims.items())

@@ -1,0 +1,495 @@
+"""How each of our numbers is computed: every function runs the simulator (or its models).
+
+A measure takes the run's :class:`~spatten_sim.validate.context.Context` and returns a
+:class:`Measured` (our value, or None with a note saying why the row cannot be computed here).
+Simulations are cached in the context, so rows sharing a run simulate it once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spatten_sim.validate.context import GPT2_MEDIUM_CSV, GPT2_SMALL_CSV, Context
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Our value of a row (None: not computable here; the note says why)."""
+
+    ours: float | None
+    note: str = ""
+
+
+#: the GPT-2 breakdown steps (REFERENCE.md §4), in order
+ABLATION_STEPS = (
+    "ablation/1_dedicated",
+    "ablation/2_token_pruning",
+    "ablation/3_head_pruning",
+    "ablation/4_parallel_topk",
+    "ablation/5_progressive_quant",
+)
+STEP_NAMES = (
+    "dedicated datapath",
+    "+ token pruning",
+    "+ head pruning",
+    "+ parallel top-k",
+    "+ progressive quant.",
+)
+#: the top-k comparator sweep and the K/V SRAM sweep of the design-space rows
+COMPARATOR_SWEEP = (1, 2, 4, 8, 16, 32, 64)
+SRAM_SWEEP_KB = (48, 96, 192, 384, 768)  #: KiB; 192 KiB = the paper's 196 KB (196,608 B)
+PAPER_SRAM_BYTES = 196_608
+#: "saturated": within this fraction of the 64-comparator latency
+SATURATION_FRACTION = 0.02
+
+#: the dense fp32 baseline of the DRAM-reduction rows: the dense datapath fetching 32-bit words
+FP32_SETS = (
+    "buffers.word_bits=32",
+    "policy.quantization.q_msb_bits=32",
+    "policy.quantization.k_msb_bits=32",
+    "policy.quantization.v_msb_bits=32",
+)
+#: SpAtten's quantization with every pruning technique off
+QUANT_ONLY_SETS = (
+    "policy.token_pruning.enabled=false",
+    "policy.head_pruning.enabled=false",
+    "policy.local_v_pruning.enabled=false",
+)
+#: + token pruning and local V pruning (head pruning still off)
+TOKEN_SETS = ("policy.head_pruning.enabled=false",)
+HEAD_OFF_SETS = ("policy.head_pruning.enabled=false",)
+
+
+# ------------------------------------------------------------------------------------------
+# inputs
+def _csv(ctx: Context, name: str = GPT2_MEDIUM_CSV) -> Path:
+    p = ctx.official_csv(name)
+    if p is None:
+        raise MissingInput(
+            f"official workload {name} not found (set SPATTEN_SHARED or put shared/ beside the repo)"
+        )
+    return p
+
+
+def _decoder(ctx: Context) -> tuple[Path, str]:
+    path, note = ctx.decoder_trace()
+    if path is None:
+        raise MissingInput(note)
+    return path, note
+
+
+def _encoders(ctx: Context) -> list[Path]:
+    enc = [t.path for t in ctx.encoder_traces()]
+    if not enc:
+        raise MissingInput("no encoder trace in traces/")
+    return enc
+
+
+class MissingInput(Exception):
+    """An input a row needs is not available (the row becomes ``info``)."""
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def _names(paths: list[Path]) -> str:
+    return ", ".join(p.stem if p.suffix == ".npz" else _short(p) for p in paths)
+
+
+def _short(p: Path) -> str:
+    if p.name == GPT2_MEDIUM_CSV:
+        return "GPT-2-Medium CSV"
+    if p.name == GPT2_SMALL_CSV:
+        return "GPT-2-Small CSV"
+    return p.stem
+
+
+# ------------------------------------------------------------------------------------------
+# report helpers
+def generation_stats(rep: Any) -> dict[str, float]:
+    """Generation-stage cycles, queries and LSB re-fetches, from the per-layer records."""
+    gen = [r for r in rep.layers if r["stage"] == "generation"]
+    return {
+        "cycles": float(sum(r["end_cycle"] - r["start_cycle"] for r in gen)),
+        "queries": float(sum(r["queries"] for r in gen)),
+        "requant": float(sum(r["requant_queries"] for r in gen)),
+        "layers": float(len(gen)),
+    }
+
+
+def generation_dense_ops(rep: Any) -> int:
+    """Dense-equivalent ops of the generation iterations only."""
+    from spatten_sim.workload import dense_attention_ops
+
+    i = rep.get("input")
+    args = (i["n_heads"], i["head_dim"], i["n_layers"], i["prompt_tokens"])
+    full = dense_attention_ops(*args, i["generated_tokens"], i["causal"])
+    return full - dense_attention_ops(*args, 0, i["causal"])
+
+
+def generation_tflops(rep: Any) -> float:
+    """Effective (dense-equivalent) TFLOPS of the generation stage of ``rep``."""
+    if rep.get("input.prompt_tokens") == 0 or rep.get("input.kind") == "official-csv":
+        return rep.get("throughput.gops_effective") / 1e3
+    st = generation_stats(rep)
+    seconds = st["cycles"] / (rep.get("clock_ghz") * 1e9)
+    return generation_dense_ops(rep) / seconds / 1e12
+
+
+# ------------------------------------------------------------------------------------------
+# GPT-2 breakdown
+def step_report(ctx: Context, step: int, source: str) -> Any:
+    """The report of ablation step ``step`` (1..5) on the decoder trace or the official CSV."""
+    path = _decoder(ctx)[0] if source == "trace" else _csv(ctx)
+    return ctx.simulate(ABLATION_STEPS[step - 1], path)
+
+
+def breakdown_gain(ctx: Context, step: int, source: str) -> Measured:
+    """Speedup of step ``step`` (2..5) over step ``step - 1``: cycles before / cycles after."""
+    before = step_report(ctx, step - 1, source)
+    after = step_report(ctx, step, source)
+    gain = before.get("cycles") / after.get("cycles")
+    if source == "csv":
+        note = "GPT-2-Medium CSV replay"
+        if before.get("dram.bytes_read") == after.get("dram.bytes_read") and step in (2, 3, 5):
+            return Measured(
+                None,
+                f"{note}: the step does not change the replayed workload (its decisions are "
+                f"recorded in the file); gain {gain:.3f}",
+            )
+        return Measured(gain, note)
+    return Measured(gain, _decoder(ctx)[1])
+
+
+def cumulative_speedups(ctx: Context, source: str) -> list[float]:
+    """Speedup of every step over step 1 (1.0 for step 1)."""
+    base = step_report(ctx, 1, source).get("cycles")
+    return [base / step_report(ctx, s, source).get("cycles") for s in range(1, 6)]
+
+
+def topk_bottleneck(ctx: Context, step: int = 3) -> Measured:
+    """Local-V top-k busy cycles over the busiest other datapath unit, at ``step``."""
+    rep = step_report(ctx, step, "trace")
+    units = rep.get("units")
+    topk = units["topk_local_v"]["busy_cycles"]
+    others = {k: v["busy_cycles"] for k, v in units.items() if not k.startswith("topk")}
+    name = max(others, key=lambda k: others[k])
+    return Measured(
+        topk / others[name] if others[name] else None,
+        f"step {step} ({rep.get('config')}): topk_local_v busy {topk:,} cycles vs {name} "
+        f"{others[name]:,}; {_decoder(ctx)[1]}",
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# absolute latency and the DRAM bound
+def medium_latency_ms(ctx: Context, head_pruning: bool) -> Measured:
+    sets = () if head_pruning else HEAD_OFF_SETS
+    rep = ctx.simulate("spatten", _csv(ctx), sets)
+    base = ctx.simulate("spatten", _csv(ctx), ())
+    off = ctx.simulate("spatten", _csv(ctx), HEAD_OFF_SETS)
+    note = f"spatten.yaml on the GPT-2-Medium CSV, head pruning {'on' if head_pruning else 'off'}"
+    if base.get("cycles") == off.get("cycles") and base.get("dram.bytes_read") == off.get(
+        "dram.bytes_read"
+    ):
+        note += " (the replay ignores policy.head_pruning: both runs are identical)"
+    return Measured(rep.get("seconds") * 1e3, note)
+
+
+def medium_over_bound(ctx: Context) -> Measured:
+    rep = ctx.simulate("spatten", _csv(ctx), HEAD_OFF_SETS)
+    bound = rep.get("dram.bound_cycles")
+    return Measured(
+        rep.get("cycles") / bound,
+        f"{rep.get('cycles'):,} cycles vs {rep.get('dram.bytes_read'):,} B / "
+        f"{rep.get('dram.peak_bandwidth_gbps'):.0f} GB/s = {bound:,} cycles",
+    )
+
+
+def all_runs_over_bound(ctx: Context) -> Measured:
+    """min over every simulation of this run of cycles / DRAM-bound cycles (must be >= 1)."""
+    vals = []
+    for (preset, sets, path), rep in ctx.reports():
+        b = rep.get("dram.bound_cycles")
+        if b:
+            vals.append((rep.get("cycles") / b, preset, sets, Path(path).name))
+    if not vals:
+        return Measured(None, "no simulation ran")
+    r, preset, sets, name = min(vals)
+    extra = f" {' '.join(sets)}" if sets else ""
+    return Measured(r, f"closest of {len(vals)} runs: {preset}{extra} on {name}")
+
+
+def medium_attention_gflop(ctx: Context) -> Measured:
+    rep = ctx.simulate("spatten", _csv(ctx), HEAD_OFF_SETS)
+    return Measured(
+        rep.get("throughput.dense_ops") / 1e9,
+        "dense-equivalent QxK + probxV ops (multiply and add count one each) of the 32 "
+        "iterations at L = 993..1024",
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# throughput
+def encoder_tflops(ctx: Context) -> Measured:
+    encs = _encoders(ctx)
+    vals = [ctx.simulate("spatten", p).get("throughput.gops_effective") / 1e3 for p in encs]
+    return Measured(
+        sum(vals) / len(vals),
+        f"mean over {_names(encs)}: " + ", ".join(f"{v:.2f}" for v in vals),
+    )
+
+
+def official_generation_tflops(ctx: Context) -> Measured:
+    paths = [p for p in (ctx.official_csv(GPT2_SMALL_CSV), ctx.official_csv(GPT2_MEDIUM_CSV)) if p]
+    if not paths:
+        raise MissingInput("official GPT-2 workloads not found")
+    vals = [generation_tflops(ctx.simulate("spatten", p)) for p in paths]
+    return Measured(
+        sum(vals) / len(vals),
+        f"mean over {_names(paths)}: " + ", ".join(f"{v:.3f}" for v in vals),
+    )
+
+
+def trace_generation_tflops(ctx: Context) -> Measured:
+    path, note = _decoder(ctx)
+    return Measured(generation_tflops(ctx.simulate("spatten", path)), f"generation stage; {note}")
+
+
+def _one_eighth_inputs(ctx: Context) -> list[Path]:
+    paths = list(_encoders(ctx))
+    paths += [p for p in (ctx.official_csv(GPT2_SMALL_CSV), ctx.official_csv(GPT2_MEDIUM_CSV)) if p]
+    return paths
+
+
+def one_eighth(ctx: Context, key: str) -> Measured:
+    paths = _one_eighth_inputs(ctx)
+    vals = [ctx.simulate("spatten_1_8", p).get(f"throughput.{key}") for p in paths]
+    return Measured(
+        sum(vals) / len(vals),
+        f"spatten_1_8.yaml, mean over {_names(paths)}: " + ", ".join(f"{v:.0f}" for v in vals),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# DRAM reduction
+def dram_ladder(ctx: Context, path: Path) -> dict[str, int]:
+    """DRAM bytes of the technique ladder on one input: fp32 dense -> + quantization ->
+    + token & local-V pruning -> + head pruning (= spatten.yaml)."""
+    return {
+        "fp32": ctx.simulate("dense", path, FP32_SETS).get("dram.bytes_read"),
+        "quant": ctx.simulate("spatten", path, QUANT_ONLY_SETS).get("dram.bytes_read"),
+        "token": ctx.simulate("spatten", path, TOKEN_SETS).get("dram.bytes_read"),
+        "spatten": ctx.simulate("spatten", path).get("dram.bytes_read"),
+    }
+
+
+#: factor name -> (numerator, denominator) in the ladder
+FACTORS = {
+    "quant": ("fp32", "quant"),
+    "token": ("quant", "token"),
+    "head": ("token", "spatten"),
+    "overall": ("fp32", "spatten"),
+}
+
+
+def _ladder_inputs(ctx: Context, which: str) -> list[Path]:
+    out: list[Path] = []
+    if which in ("all", "encoders"):
+        out += _encoders(ctx)
+    if which in ("all", "decoders"):
+        out.append(_decoder(ctx)[0])
+    return out
+
+
+def dram_factor(ctx: Context, factor: str, which: str = "all") -> Measured:
+    """Geometric mean over the inputs of one DRAM-reduction factor."""
+    num, den = FACTORS[factor]
+    paths = _ladder_inputs(ctx, which)
+    vals = []
+    for p in paths:
+        lad = dram_ladder(ctx, p)
+        vals.append(lad[num] / lad[den])
+    return Measured(
+        geomean(vals),
+        f"geomean over {_names(paths)}: " + ", ".join(f"{v:.2f}" for v in vals),
+    )
+
+
+def lsb_refetch_fraction(ctx: Context) -> Measured:
+    path, note = _decoder(ctx)
+    st = generation_stats(ctx.simulate("spatten", path))
+    if not st["queries"]:
+        return Measured(None, "no generation query")
+    return Measured(
+        100.0 * st["requant"] / st["queries"],
+        f"generation queries of spatten.yaml ({st['requant']:.0f} of {st['queries']:.0f}); {note}",
+    )
+
+
+def official_refetch_fraction(ctx: Context) -> Measured:
+    rep = ctx.simulate("spatten", _csv(ctx, GPT2_SMALL_CSV))
+    return Measured(
+        100.0 * rep.get("pruning.lsb_refetch_fraction"),
+        "replayed if_requant flags of the GPT-2-Small CSV (REFERENCE.md §2 derives 7.0%)",
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# power
+def power_report(ctx: Context, which: str) -> Any:
+    if which == "bert":
+        encs = _encoders(ctx)
+        big = max(encs, key=lambda p: p.stat().st_size)
+        return ctx.simulate("spatten", big)
+    return ctx.simulate("spatten", _csv(ctx), HEAD_OFF_SETS)
+
+
+def power_split(rep: Any) -> dict[str, float]:
+    """Average power in W by the paper's categories, and the top-k engines' share in %.
+
+    As ``energy.paper_operating_point_power``: logic = compute + logic leakage, SRAM = sram +
+    SRAM leakage, DRAM = dram. The report gives leakage as one figure; its logic part is the
+    energy table's constant ``leakage.logic_mw``, the rest is SRAM leakage.
+    """
+    from spatten_sim.energy import load_energy_table
+
+    p = rep.get("power_mw")
+    e = rep.get("energy_pj")
+    by_unit = e["by_unit"]
+    leak_logic_mw = min(load_energy_table("default").leakage["logic_mw"].value, p["leakage"])
+    topk = by_unit.get("topk_local_v", 0.0) + by_unit.get("topk_token_head", 0.0)
+    return {
+        "total": p["total"] / 1e3,
+        "logic": (p["compute"] + leak_logic_mw) / 1e3,
+        "sram": (p["sram"] + p["leakage"] - leak_logic_mw) / 1e3,
+        "dram": p["dram"] / 1e3,
+        "topk_share": 100.0 * topk / e["total"] if e["total"] else 0.0,
+    }
+
+
+def operating_point_split() -> dict[str, float]:
+    """``energy.paper_operating_point_power()`` in the same keys as :func:`power_split`."""
+    from spatten_sim.energy import paper_operating_point_power
+
+    op = paper_operating_point_power()
+    return {
+        "total": op.total_w,
+        "logic": op.logic_w,
+        "sram": op.sram_w,
+        "dram": op.dram_w,
+        "topk_share": 100.0 * op.topk_share,
+    }
+
+
+def power_component(ctx: Context, which: str, part: str) -> Measured:
+    if which == "op":
+        return Measured(
+            operating_point_split()[part],
+            "energy.paper_operating_point_power(): full datapath busy, 86 GB/s DRAM "
+            "(the paper's 0.43 TFLOPS / 0.5 op/B / 10x), default energy table",
+        )
+    rep = power_report(ctx, which)
+    name = Path(rep.get("input.path")).name
+    label = _short(Path(name)) if name.endswith(".csv") else Path(name).stem
+    return Measured(power_split(rep)[part], f"spatten.yaml on {label}, default energy table")
+
+
+# ------------------------------------------------------------------------------------------
+# top-k engine vs the Batcher sorter
+def sorter_comparison(units: int | None = None):
+    from spatten_sim.algo.sorter import compare_topk_vs_sorter
+
+    return compare_topk_vs_sorter(sorter_compare_units=units)
+
+
+def sorter_throughput(ctx: Context) -> Measured:
+    c = sorter_comparison()
+    return Measured(
+        c.throughput_ratio,
+        f"1024-element median, 200 random inputs; sorter with the engine's "
+        f"{c.sorter_compare_units} comparators: {c.sorter_cycles} vs {c.engine_cycles:.1f} cycles",
+    )
+
+
+def _power_ratio(c: Any) -> float:
+    """Sorter power over engine power: comparator-cycles per cycle (the same energy per
+    comparator-cycle for both, so the energy table cancels)."""
+    return (c.sorter_comparator_cycles / c.sorter_cycles) / (
+        c.engine_comparator_cycles / c.engine_cycles
+    )
+
+
+def sorter_power(ctx: Context) -> Measured:
+    c = sorter_comparison()
+    return Measured(
+        _power_ratio(c),
+        f"comparator-cycles per cycle, sorter with {c.sorter_compare_units} compare units",
+    )
+
+
+def sorter_units_for_paper_throughput(target: float = 1.4) -> int:
+    """Fewest sorter compare units (multiples of 8) at which the engine's lead is <= target."""
+    units = 8
+    while units <= 4096:
+        if sorter_comparison(units).throughput_ratio <= target:
+            return units
+        units += 8
+    return units
+
+
+def sorter_power_at_paper_throughput(ctx: Context) -> Measured:
+    units = sorter_units_for_paper_throughput()
+    c = sorter_comparison(units)
+    return Measured(
+        _power_ratio(c),
+        f"sorter sized to the paper's 1.4x throughput: {units} compare units "
+        f"(engine lead x{c.throughput_ratio:.2f})",
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# design space
+def comparator_sweep(ctx: Context) -> dict[int, int]:
+    """Cycles of spatten.yaml on the GPT-2-Medium CSV for each top-k comparator count."""
+    return {
+        p: ctx.simulate("spatten", _csv(ctx), (f"topk.comparators={p}",)).get("cycles")
+        for p in COMPARATOR_SWEEP
+    }
+
+
+def saturation_comparators(ctx: Context) -> Measured:
+    sweep = comparator_sweep(ctx)
+    best = sweep[max(sweep)]
+    sat = min(p for p, c in sweep.items() if c <= best * (1 + SATURATION_FRACTION))
+    curve = ", ".join(f"{p}: {best / c:.3f}" for p, c in sweep.items())
+    return Measured(
+        float(sat),
+        f"fewest comparators within {SATURATION_FRACTION:.0%} of 64's latency, GPT-2-Medium CSV "
+        f"(speed vs 64 comparators: {curve})",
+    )
+
+
+def sram_sweep(ctx: Context) -> dict[int, int]:
+    """Cycles of spatten.yaml on the GPT-2-Medium CSV per K/V SRAM size (KiB, each)."""
+    out = {}
+    for kb in SRAM_SWEEP_KB:
+        b = kb * 1024
+        sets = (f"buffers.key_sram_bytes={b}", f"buffers.value_sram_bytes={b}")
+        out[kb] = ctx.simulate("spatten", _csv(ctx), sets).get("cycles")
+    return out
+
+
+def sram_gain_above_paper(ctx: Context) -> Measured:
+    sweep = sram_sweep(ctx)
+    base = sweep[PAPER_SRAM_BYTES // 1024]
+    best = min(c for kb, c in sweep.items() if kb * 1024 > PAPER_SRAM_BYTES)
+    curve = ", ".join(f"{kb} KiB: {base / c:.3f}" for kb, c in sweep.items())
+    return Measured(
+        base / best,
+        f"best speedup of a larger K/V SRAM over 196 KB, GPT-2-Medium CSV ({curve})",
+    )
