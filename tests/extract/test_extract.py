@@ -1,0 +1,194 @@
+"""The extraction is checked against the models themselves.
+
+For every supported model: softmax(scale * Q K^T + bias, causal mask) of the stored arrays equals the
+model's own attention probabilities (``output_attentions`` with eager attention), and the stored V
+times those probabilities equals what the model feeds its output projection. For the decoder, the
+greedy loop gives the same tokens as transformers' ``generate``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spatten_sim.errors import SpattenError
+from spatten_sim.extract.extractor import Extraction, ExtractRequest, extract
+from spatten_sim.trace import load_trace, save_trace
+
+pytestmark = pytest.mark.trace_extra
+
+TRACES = Path(__file__).resolve().parents[2] / "traces"
+
+#: model -> (text, sample, tokens, generate): small but real inputs
+REQUESTS = {
+    "minilm": ("sst", 53, None, 0),
+    "mpnet": ("wiki", 40, 96, 0),
+    "smollm2": ("wiki", 0, 40, 8),
+}
+
+
+def _extract(model: str, dtype: str, cache: Path) -> Extraction:
+    text, sample, tokens, gen = REQUESTS[model]
+    req = ExtractRequest(model, text, sample, tokens, gen, dtype=dtype, reference=True)
+    return extract(req, cache, progress=False)
+
+
+def _max_err(ex: Extraction) -> float:
+    assert ex.reference is not None
+    t = ex.trace
+    return max(
+        float(np.abs(t.probabilities(layer) - ex.reference[layer]).max())
+        for layer in range(t.meta.n_layers)
+    )
+
+
+@pytest.mark.parametrize("model", sorted(REQUESTS))
+def test_stored_qk_give_the_models_own_attention(model: str, cache: Path) -> None:
+    ex32 = _extract(model, "float32", cache)
+    err32 = _max_err(ex32)
+    assert err32 < 1e-5, f"{model} float32: max |p - p_model| = {err32:.3g}"
+    ex16 = _extract(model, "float16", cache)
+    err16 = _max_err(ex16)
+    assert err16 < 1e-2, f"{model} float16: max |p - p_model| = {err16:.3g}"
+    print(f"{model}: max abs error float32 {err32:.2e}, float16 {err16:.2e}")
+    # the reference is the model's attention, not a copy of ours: it sums to one per row
+    assert np.allclose(ex32.reference[0].sum(-1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("model", sorted(REQUESTS))
+def test_stored_v_gives_the_models_attention_output(model: str, cache: Path) -> None:
+    """P V of the stored arrays equals the input of each layer's attention output projection."""
+    import torch
+
+    from spatten_sim.extract.models import load_model
+
+    ex = _extract(model, "float32", cache)
+    t = ex.trace
+    lm = load_model(model, cache)
+    if model == "smollm2":
+        base = lm.model.model
+        outs = [lyr.self_attn.o_proj for lyr in base.layers]
+    elif model == "mpnet":
+        base = lm.model
+        outs = [lyr.attention.attn.o for lyr in base.encoder.layer]
+    else:
+        base = lm.model
+        outs = [lyr.attention.output.dense for lyr in base.encoder.layer]
+    seen: list[np.ndarray] = []
+    handles = [
+        o.register_forward_pre_hook(lambda _m, args: seen.append(args[0][0].float().numpy()))
+        for o in outs
+    ]
+    try:
+        with torch.inference_mode():
+            base(input_ids=torch.tensor([t.token_ids.tolist()]))
+    finally:
+        for h in handles:
+            h.remove()
+    assert len(seen) == t.meta.n_layers
+    for layer in range(t.meta.n_layers):
+        p = t.probabilities(layer)
+        v = np.repeat(t.v[layer], t.group_size, axis=0)
+        ctx = np.einsum("hts,hsd->thd", p, v).reshape(t.meta.tokens, -1)
+        assert np.abs(ctx - seen[layer]).max() < 1e-4, f"{model} layer {layer}"
+
+
+def test_decoder_trace_holds_prompt_and_greedy_generation(cache: Path) -> None:
+    import torch
+
+    from spatten_sim.extract.models import load_model
+
+    ex = _extract("smollm2", "float16", cache)
+    m = ex.trace.meta
+    assert (m.prompt_tokens, m.generated_tokens, m.tokens, m.causal) == (40, 8, 48, True)
+    assert (m.n_heads, m.n_kv_heads, m.head_dim) == (9, 3, 64)
+    lm = load_model("smollm2", cache)
+    ids = ex.trace.token_ids
+    with torch.inference_mode():
+        ref = lm.model.generate(
+            torch.tensor([ids[:40].tolist()]),
+            max_new_tokens=8,
+            min_new_tokens=8,
+            do_sample=False,
+        )
+    assert ref[0].tolist() == ids.tolist()
+    assert m.extra["generated_text"] == lm.tokenizer.decode(ids[40:].tolist())
+
+
+def test_mpnet_bias_is_the_models_relative_position_bias(cache: Path) -> None:
+    import torch
+
+    from spatten_sim.extract.models import load_model
+
+    ex = _extract("mpnet", "float32", cache)
+    t = ex.trace
+    assert t.meta.bias == "stored" and t.bias is not None and t.bias.shape == (1, 12, 96, 96)
+    lm = load_model("mpnet", cache)
+    x = torch.zeros(1, 96, 768)
+    want = lm.model.encoder.compute_position_bias(x)[0].detach().numpy()
+    assert np.array_equal(t.bias[0], want)
+    assert np.any(want != 0)
+
+
+def test_tokens_are_cut_exactly_and_samples_appended(cache: Path) -> None:
+    # SST sentence 53 has 25 tokens: asking for 70 appends the following sentences
+    req = ExtractRequest("minilm", "sst", 53, tokens=70)
+    t = extract(req, cache, progress=False).trace
+    assert t.meta.tokens == 70 and t.token_ids.shape == (70,)
+    assert t.meta.extra["samples_used"][0] == 53 and len(t.meta.extra["samples_used"]) >= 2
+    assert t.token_ids[0] == 101 and t.token_ids[-1] == 102  # [CLS] ... [SEP]
+
+
+@pytest.mark.parametrize(
+    ("req", "message"),
+    [
+        (ExtractRequest("minilm", "sst", 0, generate=4), "needs a decoder"),
+        (ExtractRequest("minilm", "sst", 10**6), "out of range"),
+        (ExtractRequest("minilm", "sst", 0, tokens=600), "at most 512 tokens"),
+        (ExtractRequest("minilm", "reviews", 0), "pass --tokens"),
+        (ExtractRequest("gpt2", "sst", 0), "unknown model"),
+        (ExtractRequest("minilm", "no-such-corpus", 0), "unknown text source"),
+    ],
+)
+def test_impossible_requests_are_one_line_errors(
+    req: ExtractRequest, message: str, cache: Path
+) -> None:
+    with pytest.raises(SpattenError) as info:
+        extract(req, cache, progress=False)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_text_file_source(tmp_path: Path, cache: Path) -> None:
+    f = tmp_path / "text.txt"
+    f.write_text(
+        "First paragraph, short.\n\nThe second paragraph is here and it is a bit longer.\n"
+    )
+    t = extract(ExtractRequest("minilm", str(f), 1), cache, progress=False).trace
+    assert t.meta.text_source == "file: text.txt" and t.meta.tokens == 14
+
+
+def test_cli_reproduces_the_shipped_trace(tmp_path: Path) -> None:
+    """The command recorded in a shipped trace makes the same trace again (and deterministically)."""
+    from spatten_sim.cli import main
+
+    shipped = load_trace(TRACES / "minilm-sst-25.npz")
+    argv = shipped.meta.extra["command"].split()[1:]
+    out = [tmp_path / "a" / "t.npz", tmp_path / "b" / "t.npz"]  # same name: it is recorded
+    for o in out:
+        assert main([*argv[:-1], str(o), "--no-progress"]) == 0
+    assert out[0].read_bytes() == out[1].read_bytes()
+    new = load_trace(out[0])
+    assert np.array_equal(new.token_ids, shipped.token_ids)
+    assert new.meta.text_source == shipped.meta.text_source
+    for name in ("q", "k", "v"):
+        a, b = getattr(new, name).astype(np.float32), getattr(shipped, name).astype(np.float32)
+        assert np.allclose(a, b, rtol=2e-3, atol=2e-3), name
+
+
+def test_saved_extraction_loads_back(tmp_path: Path, cache: Path) -> None:
+    ex = extract(ExtractRequest("smollm2", "sst", 7, tokens=12, generate=3), cache, progress=False)
+    t = load_trace(save_trace(ex.trace, tmp_path / "s.npz"))
+    assert t.meta == ex.trace.meta
+    assert t.q.tobytes() == ex.trace.q.tobytes()
