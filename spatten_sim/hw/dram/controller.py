@@ -288,6 +288,7 @@ def simulate(
     next_t = np.full(C, NEVER, dtype=np.int64)
     push_cycle = np.full(C, -1, dtype=np.int64)
     push_count = np.zeros(C, dtype=np.int64)
+    wait_wr = np.zeros(C, dtype=np.int64)  # writes sent to the channel, not yet accepted
 
     for c in range(C):
         pushed[c] = ch_start[c]
@@ -355,16 +356,18 @@ def simulate(
                     if waiting >= fifo_depth:
                         break
                 elif fifo_depth == 0:
-                    if waiting > 0:
-                        break
+                    # straight into the controller's buffer (accepted this cycle): count the
+                    # requests already sent to it this cycle
                     if req_write[i] == 1:
-                        if cnt_wr[c] >= QW:
+                        if cnt_wr[c] + wait_wr[c] >= QW:
                             break
-                    elif cnt_rd[c] >= QR:
+                    elif cnt_rd[c] + waiting - wait_wr[c] >= QR:
                         break
-                    if cap_ch > 0 and n_slots[c] + inflight_n[c] >= cap_ch:
+                    if cap_ch > 0 and n_slots[c] + inflight_n[c] + waiting >= cap_ch:
                         break
                 pushed[c] += 1
+                if req_write[i] == 1:
+                    wait_wr[c] += 1
                 out_push[i] = t
                 g += 1
                 front[F_OUT] += 1
@@ -399,6 +402,8 @@ def simulate(
                     if cnt_wr[c] >= QW:
                         break
                     cnt_wr[c] += 1
+                    if in_order == 1:
+                        wait_wr[c] -= 1
                 else:
                     if cnt_rd[c] >= QR:
                         break

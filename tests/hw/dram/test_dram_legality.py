@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from spatten_sim.hw.dram import DRAM_PRESETS, DramMemory
+from spatten_sim.hw.dram import DRAM_PRESETS, DramMemory, FrontendLimits
 from spatten_sim.hw.dram import controller as K
 from spatten_sim.hw.dram.checker import check_commands
 from spatten_sim.hw.memory import CrossbarLimits
@@ -77,3 +77,27 @@ def test_checker_catches_a_refresh_with_an_open_bank() -> None:
     )
     found = check_commands(cfg, log)
     assert any("open at refresh" in v for v in found)
+
+
+def test_no_violation_with_the_bench_frontend() -> None:
+    """In-order issue straight into the buffers, a global outstanding cap, reads and writes."""
+    cfg = dataclasses.replace(DRAM_PRESETS["hbm2"], channels=4).validate()
+    mem = DramMemory(cfg, log_commands=100_000)
+    rng = np.random.default_rng(21)
+    n = 6000
+    addrs = np.where(rng.random(n) < 0.5, rng.integers(0, 1 << 24, n) // 32 * 32, np.arange(n) * 32)
+    fe = FrontendLimits(in_order=True, fifo_depth=0, max_outstanding=48)
+    bt = mem.run_batch(addrs, np.zeros(n, dtype=np.int64), rng.random(n) < 0.25, fe)
+    assert np.all(bt.accept == bt.push)  # fifo_depth 0: accepted when sent
+    # never more than 48 sent and not completed (a completion at x frees a place at x + 1)
+    for t in np.unique(bt.push)[::50]:
+        assert np.count_nonzero((bt.push <= t) & (bt.done >= t)) <= 48
+    assert check_commands(cfg, mem.command_log()) == []
+
+
+def test_bench_frontend_fills_a_buffer_in_one_cycle() -> None:
+    cfg = dataclasses.replace(DRAM_PRESETS["hbm2"], channels=1)
+    mem = DramMemory(cfg)
+    fe = FrontendLimits(in_order=True, fifo_depth=0)
+    bt = mem.run_batch(np.arange(100) * 32, np.zeros(100, dtype=np.int64), None, fe)
+    assert np.count_nonzero(bt.push == 0) == cfg.read_buffer
