@@ -47,6 +47,12 @@ def workloads_dir() -> Path:
     return shared_dir() / "spatten" / "workloads"
 
 
+def official_csv_path(name: str) -> Path | None:
+    """An official workload CSV by file name, or None when shared/ is not there."""
+    p = workloads_dir() / name
+    return p if p.is_file() else None
+
+
 def cache_dir() -> Path:
     env = os.environ.get("SPATTEN_SIM_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "spatten-sim"
@@ -130,6 +136,10 @@ def full_decoder_trace(progress: Callable[[str], None]) -> tuple[Path | None, st
     return out, f"made {out} in {time.perf_counter() - t0:.0f} s"
 
 
+class NotRun(Exception):
+    """A figure asked for a simulation that the selected rows did not run."""
+
+
 @dataclass
 class Context:
     """Inputs and cached simulations of one validation run (not shared between runs)."""
@@ -140,6 +150,8 @@ class Context:
     _workloads: dict[tuple, Any] = field(default_factory=dict)
     _decoder: tuple[Path | None, str] | None = None
     _traces: tuple[TraceInfo, ...] | None = None
+    #: when set, :meth:`simulate` only returns cached runs (figures of a partial run)
+    cached_only: bool = False
 
     # ---- inputs -------------------------------------------------------------------------
     def traces(self) -> tuple[TraceInfo, ...]:
@@ -173,14 +185,15 @@ class Context:
         return self._decoder
 
     def official_csv(self, name: str) -> Path | None:
-        p = workloads_dir() / name
-        return p if p.exists() else None
+        return official_csv_path(name)
 
     # ---- simulations --------------------------------------------------------------------
     def simulate(self, preset: str, path: Path, sets: tuple[str, ...] = ()) -> Any:
         """``simulate(preset, path, sets=sets)``, cached for the run."""
         key = (preset, tuple(sets), str(path))
         if key not in self._sims:
+            if self.cached_only:
+                raise NotRun(f"{preset} on {path.name} was not run")
             from spatten_sim.simulate import simulate
 
             t0 = time.perf_counter()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from spatten_sim.errors import SpattenError
 from spatten_sim.validate import measures as m
-from spatten_sim.validate.context import Context
+from spatten_sim.validate.context import Context, NotRun
 from spatten_sim.validate.rows import RowResult, RowSpec, all_rows, judge
 
 
@@ -73,7 +73,7 @@ def measure_row(spec: RowSpec, ctx: Context) -> RowResult:
 def _safe(fn: Callable[[], object]) -> object | None:
     try:
         return fn()
-    except (m.MissingInput, ModuleNotFoundError, SpattenError):
+    except (m.MissingInput, NotRun, ModuleNotFoundError, SpattenError):
         return None
 
 
@@ -119,6 +119,7 @@ def run_validation(
         results[spec.key] = measure_row(spec, ctx)
     rows = tuple(results[s.key] for s in specs)
     if figures:
+        ctx.cached_only = only is not None  # a partial run draws only what its rows ran
         breakdown, sweep, power = figure_data(ctx)
     else:
         breakdown = BreakdownData(m.STEP_NAMES, PAPER_CUMULATIVE, None, None)

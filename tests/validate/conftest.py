@@ -1,0 +1,26 @@
+"""Fixtures of the validation tests: one quick run (and, for slow tests, one full run) per
+session, shared by every per-row test."""
+
+from __future__ import annotations
+
+import pytest
+
+from spatten_sim.validate.rows import RowResult
+from spatten_sim.validate.runner import Validation, run_validation
+
+
+def find_row(v: Validation, key: str) -> RowResult:
+    for r in v.rows:
+        if r.key == key:
+            return r
+    raise KeyError(key)
+
+
+@pytest.fixture(scope="session")
+def quick_validation() -> Validation:
+    return run_validation(quick=True)
+
+
+@pytest.fixture(scope="session")
+def full_validation() -> Validation:
+    return run_validation(quick=False)
