@@ -80,9 +80,18 @@ _MODELS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "dram_refresh": (("dram_refresh_pj",), ()),
 }
-#: bytes of the Horowitz SRAM anchors (8 KB, 32 KB, 1 MB)
-_SRAM_ANCHORS = (("sram_read_64b_8kb", 8 * 1024), ("sram_read_64b_32kb", 32 * 1024))
-_SRAM_ANCHORS += (("sram_read_64b_1mb", 1024 * 1024),)
+#: the Horowitz SRAM anchors (64-bit reads from 8 KB, 32 KB and 1 MB) and their sizes in bytes
+_SRAM_ANCHORS = (
+    ("sram_read_64b_8kb", 8 * 1024),
+    ("sram_read_64b_32kb", 32 * 1024),
+    ("sram_read_64b_1mb", 1024 * 1024),
+)
+#: figures that enter one law together and so must be given at the same node
+_SAME_NODE = (
+    ("int_add_8b", "int_add_32b"),
+    ("int_mult_8b", "int_mult_32b"),
+    tuple(k for k, _ in _SRAM_ANCHORS),
+)
 _SRAM_REF_BYTES = 8 * 1024
 _LEAKAGE_KEYS = ("logic_mw", "sram_mw_per_kb")
 
@@ -127,12 +136,15 @@ class EnergyTable:
     leakage: Mapping[str, Figure]
 
     # ----------------------------------------------------------------- figures at the target node
+    def node_scale(self, name: str) -> float:
+        """The node-scaling factor of primitive ``name``: the table's factor if it was given at
+        ``node_scaling.from_nm``, else 1."""
+        node = self.primitives[name].node_nm
+        return self.node_factor.value if node is not None and node == self.from_nm else 1.0
+
     def primitive_pj(self, name: str) -> float:
         """The value of primitive ``name`` at the target node (45 nm figures scaled)."""
-        fig = self.primitives[name]
-        if fig.node_nm is not None and fig.node_nm == self.from_nm:
-            return fig.value * self.node_factor.value
-        return fig.value
+        return self.primitives[name].value * self.node_scale(name)
 
     def width_exponent(self, kind: str) -> float:
         """Exponent ``a`` of ``E(b) = E8 (b/8)^a`` for ``kind`` in {"int_mult", "int_add"}."""
@@ -157,11 +169,7 @@ class EnergyTable:
     def sram_64b_pj(self, capacity_bytes: float) -> float:
         """Energy of a 64-bit access to a 64-bit-wide SRAM of ``capacity_bytes`` (target node)."""
         a_pj, b = self.sram_fit()
-        scale = (
-            self.node_factor.value
-            if self.primitives["sram_read_64b_8kb"].node_nm == (self.from_nm)
-            else 1.0
-        )
+        scale = self.node_scale(_SRAM_ANCHORS[0][0])  # the anchors share a node (checked on load)
         return a_pj * (max(capacity_bytes, 1.0) / _SRAM_REF_BYTES) ** b * scale
 
     def sram_line_pj(self, capacity_bytes: float, line_bytes: float) -> float:
@@ -309,6 +317,16 @@ def _parse_table(data: Any, path: str) -> EnergyTable:
             )
         if fig.value < 0:
             raise ConfigError(f"{where}: primitives.{k}.value: must be >= 0")
+    for group in _SAME_NODE:
+        present = [k for k in group if k in prims]
+        if len({prims[k].node_nm for k in present}) > 1:
+            raise ConfigError(
+                f"{where}: primitives.{present[-1]}.node_nm: must equal that of {present[0]} "
+                f"(they enter one scaling law)"
+            )
+        if any(prims[k].value <= 0 for k in present):
+            bad = next(k for k in present if prims[k].value <= 0)
+            raise ConfigError(f"{where}: primitives.{bad}.value: must be > 0 (used in a log law)")
     leakage = {k: _figure(v, f"leakage.{k}", where) for k, v in data["leakage"].items()}
     for k in _LEAKAGE_KEYS:
         if k not in leakage:

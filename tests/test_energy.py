@@ -256,6 +256,12 @@ def test_missing_file_and_bad_yaml_raise_config_error(tmp_path):
             "node_scaling.dynamic_energy_factor.source",
         ),
         (lambda d: d["params"]["qxk"].update(word_bits="twelve"), "params.qxk.word_bits"),
+        (
+            lambda d: d["primitives"]["int_mult_32b"].update(node_nm=40),
+            "primitives.int_mult_32b.node_nm",
+        ),
+        (lambda d: d["primitives"]["int_add_8b"].update(value=0), "primitives.int_add_8b.value"),
+        (lambda d: d.pop("actions"), "actions"),
     ],
 )
 def test_a_bad_entry_raises_config_error_naming_the_key(tmp_path, mutate, key):
@@ -318,3 +324,19 @@ def test_docs_list_every_figure_of_the_table(table):
     text = DOCS.read_text()
     for key in [*table.primitives, *table.leakage]:
         assert f"`{key}`" in text, key
+
+
+def test_docs_comparison_table_matches_the_function(table):
+    text = DOCS.read_text()
+    r = paper_operating_point_power(table)
+    rows = {
+        "| logic (compute + logic leakage) |": r.logic_w,
+        "| SRAM (K/V SRAM + FIFOs + SRAM leakage) |": r.sram_w,
+        "| DRAM |": r.dram_w,
+        "| total |": r.total_w,
+    }
+    for label, watts in rows.items():
+        line = next(ln for ln in text.splitlines() if ln.startswith(label))
+        assert f" {watts:.2f} |" in line, (label, watts)
+    share = next(ln for ln in text.splitlines() if ln.startswith("| top-k engines' share"))
+    assert f" {100 * r.topk_share:.2f}% |" in share
