@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+from numba import njit
 
 from spatten_sim.errors import ConfigError
 
@@ -114,10 +115,15 @@ class IdealMemory:
         self._writes = 0
         self._busy = np.zeros(cfg.channels, dtype=np.float64)
         self._lat_sum = 0.0
-        self._lat_hist: list[np.ndarray] = []
-        self._xbar_entries: dict[int, list[float]] = {}
-        self._xbar_starts: dict[int, list[float]] = {}
-        self._xbar_clock = 0.0
+        self._lat_max = 0
+        self._lat_hist = np.zeros(_LAT_BINS, dtype=np.int64)  # 1-cycle bins, last = overflow
+        # crossbar history: entry cycles (ring of requests_per_channel_per_cycle) and service
+        # starts (ring of fifo_depth) per channel, and the fetcher's last entry cycle
+        self._xbar_shape = (0, 0)
+        self._xbar_entries = np.zeros((cfg.channels, 1), dtype=np.float64)
+        self._xbar_starts = np.zeros((cfg.channels, 1), dtype=np.float64)
+        self._xbar_counts = np.zeros(cfg.channels, dtype=np.int64)
+        self._xbar_clock = np.zeros(1, dtype=np.float64)
         self.description = (
             f"ideal: {cfg.channels} channels x {cfg.channel_bandwidth_gbps:g} GB/s, fixed "
             f"{cfg.latency_ns:g} ns latency, no banks/rows/refresh (analytical bound)"
@@ -135,45 +141,32 @@ class IdealMemory:
             raise ValueError("addresses and arrival_cycles must have the same shape")
         ch = (addresses // self.transaction_bytes) % self.n_channels
         done = np.empty(addresses.shape[0], dtype=np.int64)
-        free = self._free_at
+        if crossbar is None:
+            per, depth = 0, 0
+        else:
+            per, depth = crossbar.requests_per_channel_per_cycle, crossbar.fifo_depth
+            if self._xbar_shape != (per, depth):  # first use (limits are fixed per wrapper)
+                self._xbar_shape = (per, depth)
+                self._xbar_entries = np.full((self.n_channels, per), -1e18)
+                self._xbar_starts = np.full((self.n_channels, depth), -1e18)
+        _ideal_kernel(
+            ch, arrival, self._free_at, self._service, self._latency, per, depth,
+            self._xbar_entries, self._xbar_starts, self._xbar_counts, self._xbar_clock, done,
+        )  # fmt: skip
         svc = self._service
-        if crossbar is not None:
-            per = crossbar.requests_per_channel_per_cycle
-            depth = crossbar.fifo_depth
-            entries = [self._xbar_entries.setdefault(c, []) for c in range(self.n_channels)]
-            starts = [self._xbar_starts.setdefault(c, []) for c in range(self.n_channels)]
-        entry_prev = self._xbar_clock
-        for i in range(addresses.shape[0]):  # small batches; numba not needed for the bound
-            c = ch[i]
-            t_in = float(arrival[i])
-            if crossbar is not None:
-                t_in = max(t_in, entry_prev)  # in order
-                if len(entries[c]) >= per:
-                    t_in = max(t_in, entries[c][-per] + 1.0)  # crossbar rate per channel
-                if len(starts[c]) >= depth:
-                    t_in = max(t_in, starts[c][-depth])  # FIFO full until one leaves
-                t_in = float(np.ceil(t_in))
-                entry_prev = t_in
-            start = max(free[c], t_in)
-            free[c] = start + svc
-            done[i] = int(np.ceil(start + svc + self._latency))
-            if crossbar is not None:
-                entries[c].append(t_in)
-                starts[c].append(start)
-                del entries[c][:-per], starts[c][:-depth]
-        self._xbar_clock = entry_prev
         self._busy += np.bincount(ch, minlength=self.n_channels) * svc
         nw = 0 if is_write is None else int(np.count_nonzero(is_write))
         self._writes += nw
         self._reads += addresses.shape[0] - nw
         lat = done - arrival
-        self._lat_sum += float(lat.sum())
-        self._lat_hist.append(lat)
+        if lat.size:
+            self._lat_sum += float(lat.sum())
+            self._lat_max = max(self._lat_max, int(lat.max()))
+            self._lat_hist += np.bincount(np.minimum(lat, _LAT_BINS - 1), minlength=_LAT_BINS)
         return done
 
     def stats(self) -> dict[str, Any]:
         n = self._reads + self._writes
-        lat = np.concatenate(self._lat_hist) if self._lat_hist else np.zeros(0, dtype=np.int64)
         return {
             "memory_model": self.name,
             "reads": self._reads,
@@ -188,9 +181,48 @@ class IdealMemory:
             "row_conflicts": 0,
             "channel_busy_cycles": [round(float(b)) for b in self._busy],
             "avg_latency_cycles": self._lat_sum / n if n else 0.0,
-            "p50_latency_cycles": float(np.percentile(lat, 50)) if n else 0.0,
-            "p99_latency_cycles": float(np.percentile(lat, 99)) if n else 0.0,
+            "p50_latency_cycles": _hist_percentile(self._lat_hist, 50.0),
+            "p99_latency_cycles": _hist_percentile(self._lat_hist, 99.0),
+            "max_latency_cycles": float(self._lat_max),
         }
+
+
+_LAT_BINS = 16384
+
+
+def _hist_percentile(hist: np.ndarray, q: float) -> float:
+    """Smallest latency with at least q% of the transactions at or below it (nearest rank)."""
+    total = int(hist.sum())
+    if total == 0:
+        return 0.0
+    rank = max(1, int(np.ceil(q / 100.0 * total)))
+    return float(np.searchsorted(np.cumsum(hist), rank))
+
+
+@njit(cache=True)
+def _ideal_kernel(
+    ch, arrival, free, svc, latency, per, depth, entries, starts, counts, clock, done
+):
+    """Per-channel FIFO service of :class:`IdealMemory`, with the crossbar when ``per`` > 0."""
+    entry_prev = clock[0]
+    for i in range(ch.shape[0]):
+        c = ch[i]
+        t_in = float(arrival[i])
+        k = counts[c]
+        if per > 0:
+            t_in = max(t_in, entry_prev)  # the fetcher sends in order
+            t_in = max(t_in, entries[c, k % per] + 1.0)  # per-channel crossbar rate
+            t_in = max(t_in, starts[c, k % depth])  # FIFO full until one leaves
+            t_in = np.ceil(t_in)
+            entry_prev = t_in
+        start = max(free[c], t_in)
+        free[c] = start + svc
+        done[i] = np.int64(np.ceil(start + svc + latency))
+        if per > 0:
+            entries[c, k % per] = t_in
+            starts[c, k % depth] = start
+            counts[c] = k + 1
+    clock[0] = entry_prev
 
 
 class CrossbarMemory:

@@ -85,7 +85,7 @@ K_READS, K_WRITES, K_ACTS, K_PRES, K_REFS, K_HITS, K_MISSES, K_CONFLICTS = 0, 1,
 K_BUSY, K_LAT_SUM, K_QUEUE_SUM, K_LAST_DONE, K_MAX_LAT, K_FIRST_ARRIVAL = 8, 9, 10, 11, 12, 13
 N_COUNTERS = 14
 # global frontend state
-F_CLOCK, F_OUT = 0, 1
+F_CLOCK, F_OUT = 0, 1  # first cycle the in-order frontend may send; sent, not completed
 N_FRONT = 2
 # commands (log)
 CMD_ACT, CMD_PRE, CMD_RD, CMD_WR, CMD_RDA, CMD_WRA, CMD_PREAB, CMD_REF = 0, 1, 2, 3, 4, 5, 6, 7
@@ -309,8 +309,9 @@ def simulate(
     total_left = n_req
     g = 0  # frontend pointer (in-order mode)
     front_next = req_arrival[0] if (in_order == 1 and n_req > 0) else NEVER
-    if in_order == 1 and front_next < front[F_CLOCK]:
-        front_next = front[F_CLOCK]
+    front_floor = front[F_CLOCK]  # a batch never sends before the previous batch's last send
+    if in_order == 1 and front_next < front_floor:
+        front_next = front_floor
     t = 0
     last_t = 0
     pushed_now = 0
@@ -332,7 +333,7 @@ def simulate(
                 if inflight_n[c] > 0:
                     _retire(c, t, inflight, inflight_n, front)
         # ---------------- frontend (in order)
-        if in_order == 1 and g < n_req:
+        if in_order == 1 and g < n_req and t >= front_floor:
             front_next = NEVER
             if pushed_cycle != t:
                 pushed_cycle = t
@@ -366,6 +367,7 @@ def simulate(
                     if cap_ch > 0 and n_slots[c] + inflight_n[c] + waiting >= cap_ch:
                         break
                 pushed[c] += 1
+                front[F_CLOCK] = t + 1
                 if req_write[i] == 1:
                     wait_wr[c] += 1
                 out_push[i] = t
@@ -379,7 +381,6 @@ def simulate(
                 wake = max(t, ch_st[c, C_CLOCK])
                 if wake < next_t[c]:
                     next_t[c] = wake
-            front[F_CLOCK] = t
         # ---------------- channels
         for c in range(C):
             if next_t[c] > t:
