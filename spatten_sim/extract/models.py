@@ -23,6 +23,7 @@ import importlib.metadata
 import importlib.util
 import os
 import shutil
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +189,10 @@ def load_model(key: str, cache: Path) -> LoadedModel:
         gguf = _smollm2_gguf()
 
         def build(tmp: Path) -> None:
+            print(
+                f"de-quantizing {gguf.name} to float32 once (about 30 s); cached in {cache}",
+                file=sys.stderr,
+            )
             m = AutoModelForCausalLM.from_pretrained(
                 gguf.parent, gguf_file=gguf.name, dtype=torch.float32
             )
