@@ -255,7 +255,11 @@ def test_refuses_nan_or_inf(tmp_path: Path, small: Trace, bad: float) -> None:
 def test_refuses_a_wrong_dtype(tmp_path: Path, small: Trace, dtype: str) -> None:
     meta, arrays = parts(small)
     arrays["v"] = arrays["v"].astype(dtype)
-    refused(write_parts(tmp_path / "x.npz", meta, arrays), "'v' has dtype", "expected float16 or float32")
+    refused(
+        write_parts(tmp_path / "x.npz", meta, arrays),
+        "'v' has dtype",
+        "expected float16 or float32",
+    )
 
 
 def test_refuses_token_ids_of_the_wrong_dtype(tmp_path: Path, small: Trace) -> None:
