@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spatten_sim.hw.dram import DRAM_PRESETS, DramMemory, FrontendLimits
 from spatten_sim.hw.dram import controller as K
@@ -101,3 +103,28 @@ def test_bench_frontend_fills_a_buffer_in_one_cycle() -> None:
     fe = FrontendLimits(in_order=True, fifo_depth=0)
     bt = mem.run_batch(np.arange(100) * 32, np.zeros(100, dtype=np.int64), None, fe)
     assert np.count_nonzero(bt.push == 0) == cfg.read_buffer
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 63), st.integers(0, 7), st.integers(0, 40), st.booleans()),
+        min_size=1,
+        max_size=120,
+    ),
+    st.sampled_from(["open", "closed"]),
+)
+def test_property_any_small_batch_is_legal(reqs, policy) -> None:
+    """Any batch (few rows so that hits, misses and conflicts mix) yields a legal command stream
+    and completions no earlier than the unloaded row-hit latency."""
+    cfg = dataclasses.replace(DRAM_PRESETS["hbm2"], channels=2, row_policy=policy)
+    mem = DramMemory(cfg, log_commands=10_000)
+    col_bank = np.array([r[0] for r in reqs], dtype=np.int64)  # column/bank bits
+    rows = np.array([r[1] for r in reqs], dtype=np.int64)
+    addrs = (col_bank << 5) * 37 % (1 << 19) // 32 * 32 + (rows << 19)
+    arrivals = np.cumsum([r[2] for r in reqs]).astype(np.int64)
+    writes = np.array([r[3] for r in reqs])
+    done = mem.access(addrs, arrivals, writes)
+    min_lat = np.where(writes, cfg.nCWL + cfg.nBL, cfg.nCL + cfg.nBL) + cfg.command_delay_cycles
+    assert np.all(done - arrivals >= min_lat)
+    assert check_commands(cfg, mem.command_log()) == []
