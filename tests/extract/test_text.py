@@ -53,6 +53,7 @@ def test_an_unknown_source_is_a_one_line_error(tmp_path: Path) -> None:
     [
         ("sst", 10605, "The Rock is destined"),
         ("reviews", 1500, "films adapted from comic books"),
+        ("ptb", 1001, "Pierre Vinken , 61 years old , will join the board"),
         ("wiki", None, "Anarchism is a political philosophy"),
     ],
 )
