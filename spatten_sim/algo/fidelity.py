@@ -1,0 +1,177 @@
+"""Fidelity of the functional phase against the dense float computation on the same trace.
+
+Reference: dense float32 attention on the trace's own Q, K, V: ``softmax(scale * Q K^T + bias)``
+with the causal mask where the trace is causal, no pruning and no quantization, every head.
+
+Measures, per layer (and per stage: summarization, generation):
+
+* ``output_rel_error``: Frobenius relative error ``||E_hw - E_ref|| / ||E_ref||`` of the attention
+  outputs of the queries the hardware computes (the surviving queries in summarization, the
+  generated token's query in generation), over every query head; a pruned head contributes an
+  output of zero (that is what pruning it does). Generation layers accumulate the squared norms
+  over all iterations before dividing.
+* ``importance_spearman``: Spearman rank correlation between the hardware's cumulative token
+  importance (sum of its fixed-point probabilities over surviving heads and queries) and the dense
+  cumulative importance (sum of the dense probabilities over all heads and queries), over the
+  tokens of the context, after the layer.
+* ``importance_topk_overlap``: the fraction of the tokens kept at this layer that are also among
+  the same number of top tokens by dense cumulative importance before the layer (1.0 = the
+  pruning kept exactly what dense importance would keep; ties broken by position).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit, prange
+
+from spatten_sim.trace import Trace
+
+__all__ = ["FidelityAccumulator", "dense_probabilities", "spearman", "topk_overlap"]
+
+
+@njit(cache=True, parallel=True)
+def _softmax_rows_inplace(s, lengths):
+    rows, n = s.shape
+    for r in prange(rows):
+        ln = lengths[r]
+        m = np.float32(-np.inf)
+        for j in range(ln):
+            if s[r, j] > m:
+                m = s[r, j]
+        acc = np.float32(0.0)
+        for j in range(ln):
+            e = np.exp(s[r, j] - m)
+            s[r, j] = e
+            acc += e
+        for j in range(ln):
+            s[r, j] = s[r, j] / acc
+        for j in range(ln, n):
+            s[r, j] = 0.0
+
+
+def dense_probabilities(trace: Trace, layer: int, qids: np.ndarray, n_ctx: int) -> np.ndarray:
+    """The reference: dense float32 probabilities ``[H, len(qids), n_ctx]`` of the queries
+    ``qids`` against the first ``n_ctx`` tokens (causal mask when the trace is causal)."""
+    m = trace.meta
+    q = trace.q[layer][:, qids].astype(np.float32)
+    k = trace.k[layer][:, :n_ctx].astype(np.float32)
+    k = np.repeat(k, trace.group_size, axis=0)
+    s = np.matmul(q, k.transpose(0, 2, 1))
+    s *= np.float32(m.softmax_scale)
+    b = trace.layer_bias(layer)
+    if b is not None:
+        s += b[:, qids][:, :, :n_ctx]
+    h, nq, _ = s.shape
+    if m.causal:
+        lengths = np.minimum(qids.astype(np.int64) + 1, n_ctx)
+    else:
+        lengths = np.full(nq, n_ctx, dtype=np.int64)
+    flat = np.ascontiguousarray(s.reshape(h * nq, n_ctx))
+    _softmax_rows_inplace(flat, np.tile(lengths, h))
+    return flat.reshape(h, nq, n_ctx)
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share the mean rank), float64."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    ranks = np.empty(x.size, dtype=np.float64)
+    # group equal values
+    bounds = np.flatnonzero(np.diff(xs)) + 1
+    starts = np.concatenate(([0], bounds))
+    ends = np.concatenate((bounds, [x.size]))
+    avg = (starts + ends - 1) / 2.0
+    ranks[order] = np.repeat(avg, ends - starts)
+    return ranks
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation with average ranks; 1.0 if both are constant, 0.0 if only one."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.size < 2:
+        return 1.0
+    ra, rb = _ranks(a), _ranks(b)
+    ra -= ra.mean()
+    rb -= rb.mean()
+    na, nb = float(np.sqrt(ra @ ra)), float(np.sqrt(rb @ rb))
+    if na == 0.0 or nb == 0.0:
+        return 1.0 if na == nb else 0.0
+    return float(ra @ rb / (na * nb))
+
+
+def topk_overlap(
+    kept_ids: np.ndarray, reference_scores: np.ndarray, candidates: np.ndarray
+) -> float:
+    """Fraction of ``kept_ids`` among the ``len(kept_ids)`` best ``candidates`` by
+    ``reference_scores`` (indexed by token id); ties broken by position."""
+    k = kept_ids.size
+    if k == 0 or k >= candidates.size:
+        return 1.0
+    sc = reference_scores[candidates]
+    best = candidates[np.argsort(-sc, kind="stable")[:k]]
+    return float(np.intersect1d(best, kept_ids).size / k)
+
+
+@dataclass
+class _LayerAcc:
+    err2: float = 0.0
+    ref2: float = 0.0
+    queries: int = 0
+    spearman: list[float] = field(default_factory=list)
+    overlap: list[float] = field(default_factory=list)
+
+
+class FidelityAccumulator:
+    """Collects the per-layer measures during the functional phase; :meth:`result` summarises."""
+
+    def __init__(self) -> None:
+        self._acc: dict[tuple[str, int], _LayerAcc] = {}
+
+    def _get(self, stage: str, layer: int) -> _LayerAcc:
+        return self._acc.setdefault((stage, layer), _LayerAcc())
+
+    def add_output(self, stage: str, layer: int, hw: np.ndarray, ref: np.ndarray) -> None:
+        """Outputs ``[heads, queries, head_dim]`` of the hardware and of the reference."""
+        a = self._get(stage, layer)
+        d = hw.astype(np.float64) - ref.astype(np.float64)
+        a.err2 += float(np.sum(d * d))
+        a.ref2 += float(np.sum(ref.astype(np.float64) ** 2))
+        a.queries += int(ref.shape[1]) if ref.ndim == 3 else 0
+
+    def add_importance(self, stage: str, layer: int, spearman_rho: float, overlap: float) -> None:
+        a = self._get(stage, layer)
+        a.spearman.append(spearman_rho)
+        a.overlap.append(overlap)
+
+    def result(self) -> dict:
+        per = []
+        for (stage, layer), a in sorted(
+            self._acc.items(), key=lambda kv: (kv[0][0] != "summarization", kv[0][1])
+        ):
+            rel = float(np.sqrt(a.err2 / a.ref2)) if a.ref2 > 0 else float(np.sqrt(a.err2))
+            per.append(
+                {
+                    "stage": stage,
+                    "layer": layer,
+                    "queries": a.queries,
+                    "output_rel_error": rel,
+                    "importance_spearman": float(np.mean(a.spearman)) if a.spearman else 1.0,
+                    "importance_topk_overlap": float(np.mean(a.overlap)) if a.overlap else 1.0,
+                }
+            )
+        errs = [r["output_rel_error"] for r in per]
+        sp = [r["importance_spearman"] for r in per]
+        ov = [r["importance_topk_overlap"] for r in per]
+        return {
+            "reference": "dense float32 attention on the trace's Q/K/V, no pruning or quantization",
+            "per_layer": per,
+            "output_rel_error_mean": float(np.mean(errs)) if errs else 0.0,
+            "output_rel_error_max": float(np.max(errs)) if errs else 0.0,
+            "importance_spearman_mean": float(np.mean(sp)) if sp else 1.0,
+            "importance_spearman_min": float(np.min(sp)) if sp else 1.0,
+            "importance_topk_overlap_mean": float(np.mean(ov)) if ov else 1.0,
+            "importance_topk_overlap_min": float(np.min(ov)) if ov else 1.0,
+        }
