@@ -85,3 +85,9 @@ def test_bad_mapping_names(name: str, msg: str) -> None:
     with pytest.raises(ConfigError, match=msg) as exc:
         dataclasses.replace(HBM2, mapping=name).validate()
     assert str(exc.value).startswith("memory.mapping")
+
+
+def test_chrabaroco_puts_the_channel_on_top() -> None:
+    f = _fields(dataclasses.replace(HBM2, mapping="ChRaBaRoCo"))
+    assert f["Co"] == (5, 5) and f["Ro"] == (10, 16)
+    assert f["Ch"] == (35 - 4, 4)  # the top 4 of the 35 address bits
