@@ -1,0 +1,242 @@
+"""Running a sweep: expand the space, skip what is done, run the rest, store as it finishes."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from spatten_sim.errors import SpattenError
+from spatten_sim.sweep.executors import Executor, make_executor
+from spatten_sim.sweep.points import Expansion, Point, expand, resolve_inputs
+from spatten_sim.sweep.progress import Progress, fmt_duration
+from spatten_sim.sweep.runner import PointOutcome, PointTask, functional_key, run_point
+from spatten_sim.sweep.space import Recipe, Space, load_space
+from spatten_sim.sweep.store import ResultStore
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What a sweep did (also printed at the end of ``spatten-sim sweep``)."""
+
+    name: str
+    out_dir: Path
+    executor: str
+    points: int  #: points of the space (after the constraints)
+    excluded: int  #: combinations left out by the constraints
+    skipped: int  #: points already done before this run
+    ran: int  #: points finished by this run
+    ok: int
+    failed: int
+    #: (error message, number of points, first point ids), most frequent first
+    failures: tuple[tuple[str, int, tuple[str, ...]], ...]
+    remaining: int  #: points not done (interrupted, or --max-points reached)
+    wall_seconds: float
+    interrupted: bool = False
+
+    def text(self) -> str:
+        lines = [
+            f"sweep {self.name}: {self.points} points"
+            + (f" ({self.excluded} excluded by constraints)" if self.excluded else "")
+            + f", {self.executor}",
+            f"  this run: {self.ran} finished ({self.ok} ok, {self.failed} failed) in "
+            f"{fmt_duration(self.wall_seconds)}; {self.skipped} already done before",
+        ]
+        if self.failures:
+            lines.append(f"  failures ({self.failed}):")
+            for msg, n, ids in self.failures:
+                more = ", ..." if n > len(ids) else ""
+                lines.append(f"    {n} x {msg}  [{', '.join(ids)}{more}]")
+        if self.remaining:
+            why = "interrupted" if self.interrupted else "stopped"
+            lines.append(
+                f"  {why}: {self.remaining} points left; re-run the same command to continue"
+            )
+        lines.append(f"  results: {self.out_dir / 'results.csv'} and {self.out_dir / 'points'}/")
+        return "\n".join(lines)
+
+
+def materialize_recipe(recipe: Recipe, out_dir: Path) -> Path:
+    """Extract a recipe's trace with ``spatten-sim trace`` into ``out_dir/traces`` (once)."""
+    from spatten_sim.cli import main as cli_main
+
+    path = out_dir / "traces" / f"{recipe.slug}.npz"
+    if path.is_file():
+        return path.resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    argv = ["trace"]
+    for k, v in recipe.options:
+        argv += [f"--{k}", str(v)]
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    argv += ["-o", str(tmp), "--no-progress"]
+    status = cli_main(argv)
+    if status != 0 or not tmp.is_file():
+        raise SpattenError(f"traces: extract {dict(recipe.options)} failed (status {status})")
+    tmp.replace(path)
+    return path.resolve()
+
+
+def manifest_of(space: Space, exp: Expansion, inputs: list[Path]) -> dict[str, Any]:
+    return {
+        "name": space.name,
+        "description": space.description,
+        "space": str(space.source),
+        "base": space.base,
+        "sets": [list(kv) for kv in space.sets],
+        "axes": list(space.axis_keys),
+        "constraints": list(space.constraints),
+        "excluded": exp.excluded,
+        "inputs": [str(p) for p in inputs],
+        "points": [
+            {
+                "index": p.index,
+                "point_id": p.point_id,
+                "trace": p.input_name,
+                "values": [list(kv) for kv in p.values],
+            }
+            for p in exp.points
+        ],
+    }
+
+
+def _record(p: Point, out: PointOutcome | None, error: str | None = None) -> dict[str, Any]:
+    ok = out is not None and out.ok
+    return {
+        "point_id": p.point_id,
+        "index": p.index,
+        "status": "ok" if ok else "failed",
+        "error": None if ok else (error or (out.error if out else None)),
+        "input": p.input_path,
+        "input_sha256": p.input_sha256,
+        "values": [list(kv) for kv in p.values],
+        "config": p.config,
+        "report": out.report if out else None,
+        "layers": list(out.layers) if out and out.layers else None,
+        "run": {
+            "wall_seconds": out.wall_seconds if out else 0.0,
+            "worker": out.worker if out else None,
+            "workload_reused": out.workload_reused if out else False,
+        },
+    }
+
+
+def run_sweep(
+    space_path: str | Path,
+    out_dir: str | Path,
+    *,
+    jobs: int | None = None,
+    dask: str | None = None,
+    retry_failed: bool = False,
+    max_points: int | None = None,
+    reuse_workload: bool = True,
+    show_progress: bool = True,
+    stream: TextIO | None = None,
+    executor: Executor | None = None,
+    task_fn: Callable[[PointTask], PointOutcome] = run_point,
+    table_interval_s: float = 1.0,
+) -> SweepSummary:
+    """Run (or resume) the sweep of ``space_path`` into ``out_dir``; see :mod:`spatten_sim.sweep`.
+
+    ``task_fn`` is what runs a point (default :func:`run_point`, which calls ``simulate``); it must
+    be a picklable top-level function for the process and Dask executors.
+    """
+    t0 = time.monotonic()
+    stream = stream or sys.stderr
+    space = load_space(space_path)
+    out = Path(out_dir)
+    inputs = resolve_inputs(space, lambda r: materialize_recipe(r, out))
+    exp = expand(space, inputs)
+    store = ResultStore(out, table_interval_s=table_interval_s)
+    store.open(space.source, manifest_of(space, exp, inputs))
+
+    def wanted(p: Point) -> bool:
+        st = store.status(p.point_id)
+        return st is None or (retry_failed and st == "failed")
+
+    todo = [p for p in exp.points if wanted(p)]
+    skipped = len(exp.points) - len(todo)
+    # a sweep may list the same configuration twice (e.g. an axis value repeated): run it once
+    todo = list({p.point_id: p for p in todo}.values())
+    if max_points is not None:
+        if max_points < 0:
+            raise SpattenError(f"--max-points: must be >= 0, got {max_points}")
+        todo = todo[:max_points]
+    by_id = {p.point_id: p for p in todo}
+    invalid = [p for p in todo if p.config is None]
+    runnable = [p for p in todo if p.config is not None]
+    # neighbouring tasks that share a functional configuration reuse one workload
+    runnable.sort(key=lambda p: (p.input_path, functional_key(p.config or {})))
+    tasks = [
+        PointTask(p.point_id, p.config or {}, p.input_path, p.input_sha256, reuse_workload)
+        for p in runnable
+    ]
+    bar = Progress(len(todo), skipped=skipped, stream=stream, enabled=show_progress)
+    failures: Counter[str] = Counter()
+    failed_ids: dict[str, list[str]] = {}
+    ok = failed = 0
+    seen: set[str] = set()
+
+    def take(p: Point, o: PointOutcome | None, error: str | None = None) -> None:
+        nonlocal ok, failed
+        if p.point_id in seen:  # an executor delivered a result twice: keep the first
+            return
+        seen.add(p.point_id)
+        rec = _record(p, o, error)
+        store.add(rec)
+        if rec["status"] == "ok":
+            ok += 1
+        else:
+            failed += 1
+            failures[rec["error"]] += 1
+            failed_ids.setdefault(rec["error"], []).append(p.point_id)
+        bar.update(rec["status"] == "ok")
+
+    def lost(task: PointTask, reason: str) -> PointOutcome:
+        return PointOutcome(task.point_id, False, reason, None, None, 0.0, "")
+
+    ex = None
+    interrupted = False
+    try:
+        for p in invalid:
+            take(p, None, p.error)
+        if tasks:
+            ex = executor or make_executor(jobs, dask)
+            bar.message(
+                f"[sweep] {space.name}: {len(todo)} points to run on {ex.name}"
+                + (f" ({skipped} already done)" if skipped else "")
+            )
+            bar.draw(force=True)
+            for o in ex.map_unordered(task_fn, tasks, lost):
+                take(by_id[o.point_id], o)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        store.write_table()
+        if ex is not None and executor is None:
+            ex.close()
+        if interrupted:
+            bar.message(
+                f"[sweep] interrupted: {ok + failed} points stored in {out}; "
+                "re-run the same command to continue"
+            )
+    summary = SweepSummary(
+        name=space.name,
+        out_dir=out,
+        executor=ex.name if ex is not None else "no executor needed",
+        points=len(exp.points),
+        excluded=exp.excluded,
+        skipped=skipped,
+        ran=ok + failed,
+        ok=ok,
+        failed=failed,
+        failures=tuple((msg, n, tuple(failed_ids[msg][:3])) for msg, n in failures.most_common()),
+        remaining=sum(1 for p in exp.points if store.status(p.point_id) is None),
+        wall_seconds=time.monotonic() - t0,
+        interrupted=interrupted,
+    )
+    return summary

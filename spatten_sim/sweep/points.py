@@ -1,0 +1,135 @@
+"""Expanding a space into points, each keyed by a content hash.
+
+A point is one (resolved configuration, input) pair. Its id is a hash of the resolved
+configuration, the input file's content hash (SHA-256) and the simulator version: the same
+configuration on the same data always has the same id, wherever the files live and whatever the
+order of the axes, so a re-run recognises work already done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spatten_sim.errors import SpattenError
+from spatten_sim.sweep.space import Recipe, Space, SpaceError, eval_constraint, parse_constraint
+
+ID_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class Point:
+    """One simulation of the sweep, in expansion order (``index``)."""
+
+    index: int
+    point_id: str
+    input_path: str  #: absolute path of the trace / workload
+    input_sha256: str
+    values: tuple[tuple[str, Any], ...]  #: the axis values of this point, in axis order
+    config: dict | None  #: the resolved configuration (``HwConfig.to_dict()``), None if invalid
+    error: str | None = None  #: why the configuration is invalid
+
+    @property
+    def input_name(self) -> str:
+        return Path(self.input_path).name
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """All points of a space, plus how many combinations the constraints left out."""
+
+    points: tuple[Point, ...]
+    excluded: int
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def canonical_json(obj: Any) -> str:
+    """Key-sorted, compact JSON: the form every hash in the sweep is taken of."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def point_id(config: dict, input_sha256: str) -> str:
+    """The id of a point: hash of the resolved configuration, the input's content and the
+    simulator version (a new simulator version never reuses old results)."""
+    from spatten_sim import __version__
+
+    doc = {"config": config, "input_sha256": input_sha256, "simulator": __version__}
+    return hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:ID_LENGTH]
+
+
+def _base_data(space: Space) -> dict:
+    from spatten_sim.config import _read_yaml, find_preset
+
+    p = Path(space.base)
+    if not p.is_file():
+        preset = find_preset(space.base)
+        if preset is None:  # parse_space checked it; the preset folder changed since
+            raise SpaceError(f"base: {space.base!r}: no such file or shipped preset")
+        p = preset
+    return _read_yaml(p.resolve())
+
+
+def resolve_inputs(space: Space, materialize: Callable[[Recipe], Path] | None) -> list[Path]:
+    """The input files of the space; recipes are turned into files by ``materialize``."""
+    out: list[Path] = []
+    for item in space.inputs:
+        if isinstance(item, Recipe):
+            if materialize is None:
+                raise SpaceError("traces: an extract recipe needs an output folder to cache it in")
+            out.append(materialize(item))
+        else:
+            out.append(item)
+    return out
+
+
+def expand(space: Space, inputs: list[Path], hashes: dict[Path, str] | None = None) -> Expansion:
+    """Every (axis combination, input) point of ``space`` that passes the constraints.
+
+    Order: inputs outermost, then the axis product in file order (the last axis varies fastest).
+    A combination whose configuration is invalid becomes a point carrying its error (recorded as
+    a failure, so the sweep shows it rather than silently dropping it).
+    """
+    from spatten_sim.config import HwConfig, _deep_merge, apply_sets, config_from_dict
+
+    base = apply_sets(_base_data(space), dict(space.sets))
+    defaults = HwConfig().to_dict()
+    trees = [
+        (parse_constraint(c, f"constraints[{i}]"), f"constraints[{i}]")
+        for i, c in enumerate(space.constraints)
+    ]
+    hashes = dict(hashes or {})
+    combos: list[tuple[tuple[tuple[str, Any], ...], dict | None, str | None, dict]] = []
+    excluded = 0
+    for values in space.combinations():
+        data = apply_sets(base, values)
+        try:
+            cfg = config_from_dict(data).to_dict()
+            err = None
+            view = cfg
+        except SpattenError as exc:
+            cfg, err = None, f"{type(exc).__name__}: {exc}"
+            view = _deep_merge(defaults, data)
+        if not all(eval_constraint(t, view, where) for t, where in trees):
+            excluded += 1
+            continue
+        combos.append((tuple(values.items()), cfg, err, data))
+    points: list[Point] = []
+    for path in inputs:
+        sha = hashes.get(path) or file_sha256(path)
+        hashes[path] = sha
+        for values, cfg, err, data in combos:
+            pid = point_id(cfg if cfg is not None else {"invalid": data}, sha)
+            points.append(Point(len(points), pid, str(path), sha, values, cfg, err))
+    return Expansion(tuple(points), excluded * len(inputs))

@@ -1,0 +1,124 @@
+"""What a worker does with one point: simulate it and return the outcome (never raise).
+
+The functions here are top-level and their arguments and results are plain picklable data, so
+the same code runs in this process, in a local process pool, or on a Dask worker.
+
+Workload reuse: the functional phase depends only on the input, ``policy.*``, ``topk.*`` and
+``buffers.word_bits`` (:func:`functional_key`). A worker keeps the few workloads it built most
+recently (a memoized pure function of those inputs) and hands them to ``simulate``, so points that
+differ only in hardware keys (SRAM sizes, memory channels, multipliers, FIFO depths ...) skip the
+functional phase. Reuse changes no figure of the report (a test checks it).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spatten_sim.errors import SpattenError
+
+#: workloads a worker process keeps for reuse
+WORKLOAD_CACHE_SIZE = 4
+
+
+@dataclass(frozen=True)
+class PointTask:
+    """The work of one point, as shipped to a worker."""
+
+    point_id: str
+    config: dict  #: resolved configuration (``HwConfig.to_dict()``)
+    input_path: str
+    input_sha256: str
+    reuse_workload: bool = True
+
+
+@dataclass(frozen=True)
+class PointOutcome:
+    """The result of one point: a report, or the one-line error that stopped it."""
+
+    point_id: str
+    ok: bool
+    error: str | None
+    report: dict | None
+    layers: tuple[dict, ...] | None
+    wall_seconds: float
+    worker: str  #: host:pid that ran it (for the per-point JSON only, not the table)
+    workload_reused: bool = False
+
+
+def functional_key(config: dict) -> str:
+    """The part of a resolved configuration the functional phase reads (as canonical JSON)."""
+    from spatten_sim.sweep.points import canonical_json
+
+    return canonical_json(
+        {
+            "policy": config["policy"],
+            "topk": config["topk"],
+            "word_bits": config["buffers"]["word_bits"],
+        }
+    )
+
+
+@functools.lru_cache(maxsize=WORKLOAD_CACHE_SIZE)
+def _workload(input_path: str, input_sha256: str, fkey: str) -> Any:
+    """Build (or return the memoized) workload of a trace under a functional configuration."""
+    from spatten_sim.algo.functional import build_workload
+    from spatten_sim.config import config_from_dict
+    from spatten_sim.sweep.points import file_sha256
+    from spatten_sim.trace import load_trace
+
+    if file_sha256(input_path) != input_sha256:
+        raise SpattenError(f"{input_path}: the file changed since the sweep started")
+    f = json.loads(fkey)
+    cfg = config_from_dict(
+        {"policy": f["policy"], "topk": f["topk"], "buffers": {"word_bits": f["word_bits"]}}
+    )
+    return build_workload(load_trace(input_path), cfg, source=input_path)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())[:500]
+
+
+def run_point(task: PointTask) -> PointOutcome:
+    """Simulate one point; every error becomes a failed outcome carrying a one-line message."""
+    from spatten_sim.config import check_head_dim, config_from_dict
+    from spatten_sim.simulate import simulate
+
+    t0 = time.perf_counter()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    reused = False
+    try:
+        cfg = config_from_dict(task.config)
+        wl = None
+        if task.reuse_workload and Path(task.input_path).suffix == ".npz":
+            fkey = functional_key(task.config)
+            hits = _workload.cache_info().hits
+            wl = _workload(task.input_path, task.input_sha256, fkey)
+            reused = _workload.cache_info().hits > hits
+            check_head_dim(cfg, wl.head_dim)
+        report = simulate(cfg, task.input_path, workload=wl)
+        data = dict(report.to_dict())
+        if wl is not None:
+            # simulate() labels a handed-in workload "workload"; it was built from this trace
+            data["input"] = {**data["input"], "kind": "trace"}
+        return PointOutcome(
+            task.point_id, True, None, data, tuple(report.layers),
+            time.perf_counter() - t0, worker, reused,
+        )  # fmt: skip
+    except SpattenError as exc:
+        err = f"{type(exc).__name__}: {_one_line(str(exc))}"
+    except MemoryError:
+        err = "MemoryError: out of memory"
+    except Exception as exc:  # a bug in the simulator: record it and let the sweep go on
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
+        err = f"internal error: {type(exc).__name__}: {_one_line(str(exc))}{where}"
+    return PointOutcome(task.point_id, False, err, None, None, time.perf_counter() - t0, worker)

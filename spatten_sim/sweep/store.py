@@ -1,0 +1,231 @@
+"""The results of a sweep on disk: crash-safe, resumable, re-readable by a program.
+
+Layout of a results folder::
+
+    space.yaml          the space file as given (for the record)
+    manifest.json       the sweep's points in order: id, input, axis values (written at start)
+    points/<id>.json    one document per finished point: its configuration, input, axis values,
+                        status, error, and the full report (``Report.to_dict()``) and layers
+    results.csv         the table: one row per finished point, in expansion order
+
+Crash safety: a point's JSON is written to a temporary file, flushed to disk and renamed, so it
+is either complete or absent; it is the record of truth. The table is rebuilt from those records
+(in expansion order, so the same sweep gives the same table row for row with any executor) and
+replaced atomically the same way, at most every ``table_interval_s`` seconds and at the end: it
+never holds a partial row. A point whose JSON exists is done; a re-run skips it.
+
+Table columns: ``point_id, status, error, trace, trace_sha256``; then the configuration as
+``cfg.<key path>`` (the axes first); then every scalar of the report by its dotted path
+(``cycles``, ``energy_pj.total``, ``dram.bytes_by_stream.k_msb``, ``units.qxk.busy_cycles`` ...:
+units are in the names, see docs/report.md). Lists (per-layer figures) stay in the JSON; the
+report's ``sim`` section (the simulator's wall-clock time, not a result) is left out of the table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from spatten_sim.errors import SpattenError
+
+TABLE = "results.csv"
+MANIFEST = "manifest.json"
+POINTS = "points"
+SPACE_COPY = "space.yaml"
+META_COLUMNS = ("point_id", "status", "error", "trace", "trace_sha256")
+#: report sections left out of the table (not results: the simulator's own wall clock)
+EXCLUDED_SECTIONS = ("sim",)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a crash leaves either the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def flatten(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """The scalar leaves of a nested mapping as (dotted path, value); lists are skipped."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(obj, (list, tuple)):
+        return
+    else:
+        yield prefix, obj
+
+
+def format_cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def parse_cell(s: str) -> Any:
+    """Inverse of :func:`format_cell`: ints, floats, booleans, '' -> None, else the string."""
+    if s == "":
+        return None
+    if s in ("true", "false"):
+        return s == "true"
+    try:
+        return int(s)
+    except ValueError:
+        pass
+    try:
+        return float(s)
+    except ValueError:
+        return s
+
+
+def point_row(record: dict) -> dict[str, Any]:
+    """The table row of one point record (a ``points/<id>.json`` document)."""
+    row: dict[str, Any] = {
+        "point_id": record["point_id"],
+        "status": record["status"],
+        "error": record.get("error"),
+        "trace": Path(record["input"]).name,
+        "trace_sha256": record["input_sha256"],
+    }
+    axis_keys = [k for k, _ in record.get("values", [])]
+    cfg = record.get("config") or {}
+    for k in axis_keys:
+        node: Any = cfg
+        for part in k.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        row[f"cfg.{k}"] = node if cfg else dict(record.get("values", [])).get(k)
+    for k, v in flatten(cfg):
+        row.setdefault(f"cfg.{k}", v)
+    rep = record.get("report") or {}
+    for k, v in flatten({s: x for s, x in rep.items() if s not in EXCLUDED_SECTIONS}):
+        row[k] = v
+    return row
+
+
+def table_text(rows: Iterable[dict[str, Any]]) -> str:
+    """CSV text of rows; the columns are the union in first-seen order."""
+    rows = list(rows)
+    cols: dict[str, None] = dict.fromkeys(META_COLUMNS)
+    for r in rows:
+        cols.update(dict.fromkeys(r))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for r in rows:
+        w.writerow([format_cell(r.get(c)) for c in cols])
+    return buf.getvalue()
+
+
+def read_table(path: str | Path) -> list[dict[str, Any]]:
+    """Read a results table back, with numbers and booleans parsed."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / TABLE
+    try:
+        with open(p, newline="", encoding="utf-8") as f:
+            return [{k: parse_cell(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    except OSError as exc:
+        raise SpattenError(f"{p}: cannot read ({exc.strerror})") from None
+
+
+class ResultStore:
+    """A results folder: which points are done, and writing new ones safely."""
+
+    def __init__(self, root: str | Path, table_interval_s: float = 1.0) -> None:
+        self.root = Path(root)
+        self.points_dir = self.root / POINTS
+        self.table_interval_s = table_interval_s
+        self._order: list[str] = []
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._last_table = 0.0
+        self._dirty = False
+
+    # -- set-up -----------------------------------------------------------------------------
+    def open(self, space_file: Path, manifest: dict) -> None:
+        """Create the folder, record the space and the manifest, load finished points."""
+        try:
+            self.points_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SpattenError(f"{self.root}: cannot create ({exc.strerror})") from None
+        copy = self.root / SPACE_COPY
+        if space_file.resolve() != copy.resolve():
+            shutil.copyfile(space_file, copy.with_name(f".{SPACE_COPY}.tmp"))
+            copy.with_name(f".{SPACE_COPY}.tmp").replace(copy)
+        atomic_write(self.root / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+        self._order = [p["point_id"] for p in manifest["points"]]
+        for pid in self._order:
+            rec = self.load(pid)
+            if rec is not None:
+                self._rows[pid] = point_row(rec)
+        self._dirty = True
+
+    def load(self, pid: str) -> dict | None:
+        """The record of a finished point, or None (absent or unreadable: not done)."""
+        p = self.points_dir / f"{pid}.json"
+        try:
+            rec = json.loads(p.read_text())
+        except (OSError, ValueError):
+            return None
+        return rec if isinstance(rec, dict) and rec.get("status") in ("ok", "failed") else None
+
+    def status(self, pid: str) -> str | None:
+        row = self._rows.get(pid)
+        return None if row is None else row["status"]
+
+    # -- writing ------------------------------------------------------------------------------
+    def add(self, record: dict) -> None:
+        """Store a finished point: its JSON (atomically), then the table (throttled)."""
+        pid = record["point_id"]
+        atomic_write(
+            self.points_dir / f"{pid}.json", json.dumps(record, indent=1, allow_nan=True) + "\n"
+        )
+        self._rows[pid] = point_row(record)
+        self._dirty = True
+        if time.monotonic() - self._last_table >= self.table_interval_s:
+            self.write_table()
+
+    def write_table(self) -> Path:
+        """Rewrite ``results.csv`` from the finished points, in expansion order."""
+        path = self.root / TABLE
+        if self._dirty:
+            rows = (self._rows[p] for p in self._order if p in self._rows)
+            atomic_write(path, table_text(rows))
+            self._dirty = False
+        self._last_table = time.monotonic()
+        return path
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return [self._rows[p] for p in self._order if p in self._rows]
+
+
+def read_point(results: str | Path, pid: str) -> dict:
+    """The full record of one point of a results folder."""
+    p = Path(results) / POINTS / f"{pid}.json"
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise SpattenError(f"{p}: cannot read the point record ({exc})") from None
+
+
+def read_manifest(results: str | Path) -> dict:
+    p = Path(results) / MANIFEST
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        raise SpattenError(
+            f"{results}: not a sweep results folder (no readable {MANIFEST})"
+        ) from None

@@ -1,0 +1,54 @@
+"""Executors give the same table row for row; workload reuse changes no figure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spatten_sim.errors import SpattenError
+from spatten_sim.sweep import read_table, run_sweep
+from spatten_sim.sweep.executors import ProcessExecutor, SerialExecutor, make_executor
+
+
+def _reports(out):
+    recs = {}
+    for p in sorted((out / "points").glob("*.json")):
+        rec = json.loads(p.read_text())
+        rep = dict(rec["report"])
+        rep.pop("sim")  # wall-clock time, not a result
+        recs[rec["point_id"]] = rep
+    return recs
+
+
+def test_make_executor():
+    assert isinstance(make_executor(1, None), SerialExecutor)
+    assert isinstance(make_executor(2, None), ProcessExecutor)
+    assert isinstance(make_executor(None, None), (SerialExecutor, ProcessExecutor))
+    with pytest.raises(SpattenError, match="--jobs: must be >= 1"):
+        make_executor(0, None)
+
+
+def test_process_pool_equals_serial_and_reuse_changes_nothing(write_space, tmp_path):
+    # memory.channels and buffers.key_sram_bytes are hardware keys: one workload for all points
+    sp = write_space(
+        {"axes": {"memory.channels": [4, 16], "buffers.key_sram_bytes": [8192, 196608]}}
+    )
+    serial = run_sweep(sp, tmp_path / "serial", jobs=1, show_progress=False)
+    pool = run_sweep(sp, tmp_path / "pool", jobs=2, show_progress=False, reuse_workload=False)
+    assert serial.ok == pool.ok == 4
+    a = (tmp_path / "serial" / "results.csv").read_text()
+    b = (tmp_path / "pool" / "results.csv").read_text()
+    assert a == b
+    assert _reports(tmp_path / "serial") == _reports(tmp_path / "pool")
+    runs = [
+        json.loads(p.read_text())["run"] for p in (tmp_path / "serial" / "points").glob("*.json")
+    ]
+    assert sum(r["workload_reused"] for r in runs) == 3  # built once, reused three times
+    rows = read_table(tmp_path / "serial")
+    by = {(r["cfg.memory.channels"], r["cfg.buffers.key_sram_bytes"]): r for r in rows}
+    # fewer channels: less bandwidth, more cycles (the sweep really changes the hardware)
+    assert (
+        by[(4, 196608)]["dram.peak_bandwidth_gbps"] < by[(16, 196608)]["dram.peak_bandwidth_gbps"]
+    )
+    assert by[(4, 196608)]["cycles"] >= by[(16, 196608)]["cycles"]
