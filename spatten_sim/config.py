@@ -124,10 +124,18 @@ class PruningSchedule:
 
 @dataclass(frozen=True)
 class LocalVConfig:
-    """Local value pruning: per query, only the V rows of the top probabilities."""
+    """Local value pruning: per query, only the V rows of the top probabilities.
+
+    In generation it cuts V fetches from DRAM (the memory-bound stage). In summarization V is
+    already on chip, so it saves only probxV multiplies while the local-V top-k engine spends
+    ``ceil(n/16) + 3`` cycles per quick-select round on every query (the official latency
+    model), more than QxK's ``n / 8`` for contexts under ~1k tokens; it is therefore applied in
+    summarization only when ``in_summarization`` is true.
+    """
 
     enabled: bool = False
     keep_ratio: float = 1.0
+    in_summarization: bool = False
 
 
 @dataclass(frozen=True)
