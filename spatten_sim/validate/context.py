@@ -12,6 +12,7 @@ it once, and it keeps every report so the DRAM-bound check can look at all of th
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -148,6 +149,7 @@ class Context:
     progress: Callable[[str], None] = field(default=lambda msg: None)
     _sims: dict[tuple, Any] = field(default_factory=dict)
     _workloads: dict[tuple, Any] = field(default_factory=dict)
+    _labels: dict[tuple, tuple] = field(default_factory=dict)
     _decoder: tuple[Path | None, str] | None = None
     _traces: tuple[TraceInfo, ...] | None = None
     #: when set, :meth:`simulate` only returns cached runs (figures of a partial run)
@@ -189,20 +191,57 @@ class Context:
 
     # ---- simulations --------------------------------------------------------------------
     def simulate(self, preset: str, path: Path, sets: tuple[str, ...] = ()) -> Any:
-        """``simulate(preset, path, sets=sets)``, cached for the run."""
-        key = (preset, tuple(sets), str(path))
+        """``simulate(preset, path, sets=sets)``, cached for the run.
+
+        Runs whose resolved configurations are equal (``spatten`` and
+        ``ablation/5_progressive_quant``, say) are simulated once. For traces, runs that differ
+        only in hardware the functional phase does not read (:func:`functional_key`) share one
+        workload: SpAtten_1/8 reuses SpAtten's, a K/V SRAM sweep reuses one workload.
+        """
+        from spatten_sim.config import load_config
+
+        cfg = load_config(preset, list(sets))
+        key = (config_key(cfg), str(path))
         if key not in self._sims:
             if self.cached_only:
                 raise NotRun(f"{preset} on {path.name} was not run")
-            from spatten_sim.simulate import simulate
+            from spatten_sim.simulate import load_workload, simulate
 
             t0 = time.perf_counter()
-            rep = simulate(preset, path, sets=list(sets))
+            wl = None
+            if path.suffix == ".npz":
+                wkey = (functional_key(cfg), str(path))
+                if wkey not in self._workloads:
+                    self._workloads[wkey] = load_workload(cfg, path)[0]
+                wl = self._workloads[wkey]
+            rep = simulate(cfg, path, workload=wl)
             extra = f" --set {' --set '.join(sets)}" if sets else ""
             self.progress(f"{preset} {path.name}{extra}: {time.perf_counter() - t0:.1f} s")
             self._sims[key] = rep
+            self._labels[key] = (preset, tuple(sets), str(path))
         return self._sims[key]
 
     def reports(self) -> list[tuple[tuple, Any]]:
         """Every simulation of this run so far: ((preset, sets, input), report)."""
-        return list(self._sims.items())
+        return [(self._labels[k], rep) for k, rep in self._sims.items()]
+
+
+def config_key(cfg: Any) -> str:
+    """The resolved configuration without its name and description, as a stable string."""
+    d = cfg.to_dict()
+    d.pop("name", None)
+    d.pop("description", None)
+    return json.dumps(d, sort_keys=True, default=str)
+
+
+def functional_key(cfg: Any) -> str:
+    """What the functional phase reads of a configuration (``algo/functional.py``): the policy,
+    the on-chip word width and the top-k engine's comparators and round overhead.
+    ``tests/validate`` checks that runs equal under this key build equal workloads."""
+    d = {
+        "policy": cfg.to_dict()["policy"],
+        "word_bits": cfg.buffers.word_bits,
+        "comparators": cfg.topk.comparators,
+        "round_overhead_cycles": cfg.topk.round_overhead_cycles,
+    }
+    return json.dumps(d, sort_keys=True, default=str)

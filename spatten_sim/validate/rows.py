@@ -164,6 +164,7 @@ def _breakdown_rows() -> list[RowSpec]:
                 paper,
                 partial(m.breakdown_gain, step=step, source="trace"),
                 OWN_TRACES,
+                quick=False,
             )
         )
         rows.append(
@@ -177,18 +178,23 @@ def _breakdown_rows() -> list[RowSpec]:
                 SAME_WORKLOAD,
             )
         )
-    rows.append(
-        RowSpec(
-            "breakdown.topk_bottleneck",
-            "GPT-2 breakdown",
-            "1-comparator top-k busy / busiest other unit",
-            "x",
-            1.0,
-            m.topk_bottleneck,
-            BUSIEST,
-            source="[P] top-k is the bottleneck",
+    for source, label, quick in (
+        ("trace", "decoder trace", False),
+        ("csv", "GPT-2-Medium CSV", True),
+    ):
+        rows.append(
+            RowSpec(
+                f"breakdown.topk_bottleneck.{source}",
+                "GPT-2 breakdown",
+                f"1-comparator top-k busy / busiest other unit ({label})",
+                "x",
+                1.0,
+                partial(m.topk_bottleneck, source=source),
+                BUSIEST,
+                quick=quick,
+                source="[P] top-k is the bottleneck",
+            )
         )
-    )
     return rows
 
 
