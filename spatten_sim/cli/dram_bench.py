@@ -239,5 +239,8 @@ def run(args: argparse.Namespace) -> int:
             f"{res.row_misses} misses, {res.row_conflicts} conflicts; {res.activations} ACT, "
             f"{res.precharges} PRE, {res.refreshes} REF"
         )
-    print(f"speed       {res.requests_per_second:,.0f} requests/s ({res.wall_seconds:.3f} s wall)")
+    print(
+        f"speed       {res.requests_per_second:,.0f} requests/s ({res.wall_seconds:.3f} s wall, "
+        f"{res.cpu_seconds:.3f} s CPU)"
+    )
     return 0

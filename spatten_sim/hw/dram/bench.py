@@ -55,6 +55,7 @@ class BenchResult:
     writes: int
     wall_seconds: float
     requests_per_second: float
+    cpu_seconds: float  #: process CPU time of the simulation (robust to a loaded machine)
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -175,9 +176,11 @@ def run_bench(
     )
     _warm_up(cfg)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     mem = DramMemory(cfg)
     times = mem.run_batch(addresses, arrival, is_write, fe)
     wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     lat = times.done - times.accept
     cycles = int(times.done.max()) if n else 0
     st = mem.stats()
@@ -206,6 +209,7 @@ def run_bench(
         writes=st["writes"],
         wall_seconds=wall,
         requests_per_second=n / wall if wall > 0 else 0.0,
+        cpu_seconds=cpu,
     )
 
 
