@@ -26,29 +26,41 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit, prange
 
+from spatten_sim.algo.quant import PARALLEL_MIN_ELEMENTS
 from spatten_sim.trace import Trace
 
 __all__ = ["FidelityAccumulator", "dense_probabilities", "spearman", "topk_overlap"]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def _softmax_row_inplace(s, lengths, r):
+    n = s.shape[1]
+    ln = lengths[r]
+    m = np.float32(-np.inf)
+    for j in range(ln):
+        if s[r, j] > m:
+            m = s[r, j]
+    acc = np.float32(0.0)
+    for j in range(ln):
+        e = np.exp(s[r, j] - m)
+        s[r, j] = e
+        acc += e
+    for j in range(ln):
+        s[r, j] = s[r, j] / acc
+    for j in range(ln, n):
+        s[r, j] = 0.0
+
+
+@njit(cache=True)
 def _softmax_rows_inplace(s, lengths):
-    rows, n = s.shape
-    for r in prange(rows):
-        ln = lengths[r]
-        m = np.float32(-np.inf)
-        for j in range(ln):
-            if s[r, j] > m:
-                m = s[r, j]
-        acc = np.float32(0.0)
-        for j in range(ln):
-            e = np.exp(s[r, j] - m)
-            s[r, j] = e
-            acc += e
-        for j in range(ln):
-            s[r, j] = s[r, j] / acc
-        for j in range(ln, n):
-            s[r, j] = 0.0
+    for r in range(s.shape[0]):
+        _softmax_row_inplace(s, lengths, r)
+
+
+@njit(cache=True, parallel=True)
+def _softmax_rows_inplace_parallel(s, lengths):
+    for r in prange(s.shape[0]):
+        _softmax_row_inplace(s, lengths, r)
 
 
 def dense_probabilities(trace: Trace, layer: int, qids: np.ndarray, n_ctx: int) -> np.ndarray:
@@ -69,7 +81,12 @@ def dense_probabilities(trace: Trace, layer: int, qids: np.ndarray, n_ctx: int) 
     else:
         lengths = np.full(nq, n_ctx, dtype=np.int64)
     flat = np.ascontiguousarray(s.reshape(h * nq, n_ctx))
-    _softmax_rows_inplace(flat, np.tile(lengths, h))
+    kernel = (
+        _softmax_rows_inplace_parallel
+        if flat.size >= PARALLEL_MIN_ELEMENTS
+        else _softmax_rows_inplace
+    )
+    kernel(flat, np.tile(lengths, h))
     return flat.reshape(h, nq, n_ctx)
 
 

@@ -83,7 +83,7 @@ from spatten_sim.workload import (
     dense_attention_ops,
 )
 
-__all__ = ["build_workload"]
+__all__ = ["FunctionalResult", "build_workload", "run_functional"]
 
 _EMPTY = np.zeros(0, dtype=np.int32)
 
@@ -289,7 +289,13 @@ class _State:
 
 
 class _Builder:
-    def __init__(self, trace: Trace, cfg: HwConfig, progress: Callable[[str], None] | None):
+    def __init__(
+        self,
+        trace: Trace,
+        cfg: HwConfig,
+        progress: Callable[[str], None] | None,
+        keep_outputs: bool = False,
+    ):
         m = trace.meta
         self.trace = trace
         self.m = m
@@ -311,6 +317,9 @@ class _Builder:
         self.layers: list[dict] = []
         self.fid = FidelityAccumulator()
         self.data: list[_LayerData] = []
+        self.outputs: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] | None = (
+            {} if keep_outputs else None
+        )
         self.stats = {"token_topk_calls": 0, "head_topk_calls": 0, "head_topk_dropped": 0}
 
     # -- pruning decisions -------------------------------------------------------------------
@@ -471,6 +480,8 @@ class _Builder:
                 "head_topk": None,
             }
         )
+        if self.outputs is not None:
+            self.outputs[(stage, iteration, layer)] = (query_ids, out_hw)
         self._fidelity(stage, layer, query_ids, key_ids, out_hw, n_ctx)
 
     def _head_jobs(
@@ -587,6 +598,16 @@ class _Builder:
                 )
 
 
+@dataclass(frozen=True, eq=False)
+class FunctionalResult:
+    """The workload and, on request, the attention outputs the hardware computed."""
+
+    workload: Workload
+    #: (stage, iteration, layer) -> (query ids [nq], outputs float64 [n_heads, nq, head_dim]);
+    #: a pruned head's output is zero. Empty unless ``keep_outputs``.
+    outputs: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]]
+
+
 def build_workload(
     trace: Trace,
     cfg: HwConfig,
@@ -597,8 +618,20 @@ def build_workload(
     """Run ``trace`` through SpAtten's algorithm under ``cfg.policy`` (see the module docstring)
     and return the workload with per-layer fidelity. Deterministic: the same trace and config give
     an identical workload."""
+    return run_functional(trace, cfg, source=source, progress=progress).workload
+
+
+def run_functional(
+    trace: Trace,
+    cfg: HwConfig,
+    *,
+    source: str = "",
+    progress: Callable[[str], None] | None = None,
+    keep_outputs: bool = False,
+) -> FunctionalResult:
+    """:func:`build_workload`, optionally keeping every layer's attention outputs."""
     m = trace.meta
-    b = _Builder(trace, cfg, progress)
+    b = _Builder(trace, cfg, progress, keep_outputs)
     b.run()
     layers = tuple(LayerJob(**d) for d in b.layers)
     pol = b.pol
@@ -617,7 +650,7 @@ def build_workload(
         "generation_current_token": "always kept in its own iteration",
         **b.stats,
     }
-    return Workload(
+    wl = Workload(
         source=source,
         model=m.model,
         n_layers=m.n_layers,
@@ -634,3 +667,4 @@ def build_workload(
         fidelity=b.fid.result(),
         notes=notes,
     )
+    return FunctionalResult(wl, b.outputs or {})

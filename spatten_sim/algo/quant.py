@@ -117,35 +117,56 @@ def quantize_probabilities(p: np.ndarray, word_bits: int) -> np.ndarray:
     return (np.rint(p.astype(np.float64) * levels) / levels).astype(dt)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def _softmax_row(scores, factor, bias, has_bias, lengths, levels, out, rowmax, r, tmp):
+    """One row of the softmax unit (see :func:`softmax_fixed`); ``tmp`` is float32 scratch."""
+    n = scores.shape[1]
+    ln = lengths[r]
+    f = factor[r]
+    m = np.float32(-np.inf)
+    for j in range(ln):
+        x = np.float32(scores[r, j] * f)
+        if has_bias:
+            x = x + bias[r, j]
+        tmp[j] = x
+        if x > m:
+            m = x
+    acc = np.float32(0.0)
+    for j in range(ln):
+        e = np.exp(tmp[j] - m)
+        tmp[j] = e
+        acc += e
+    best = 0.0
+    for j in range(ln):
+        out[r, j] = np.rint(np.float64(tmp[j] / acc) * levels) / levels
+        stored = np.float64(out[r, j])  # the value as held in the on-chip word
+        if stored > best:
+            best = stored
+    for j in range(ln, n):
+        out[r, j] = 0.0
+    rowmax[r] = best
+
+
+@njit(cache=True)
 def _softmax_rows(scores, factor, bias, has_bias, lengths, levels, out, rowmax):
+    tmp = np.empty(scores.shape[1], dtype=np.float32)
+    for r in range(scores.shape[0]):
+        _softmax_row(scores, factor, bias, has_bias, lengths, levels, out, rowmax, r, tmp)
+
+
+@njit(cache=True, parallel=True)
+def _softmax_rows_parallel(scores, factor, bias, has_bias, lengths, levels, out, rowmax):
     rows, n = scores.shape
-    for r in prange(rows):
-        ln = lengths[r]
-        f = factor[r]
+    chunk = 64
+    for c in prange((rows + chunk - 1) // chunk):
         tmp = np.empty(n, dtype=np.float32)
-        m = np.float32(-np.inf)
-        for j in range(ln):
-            x = np.float32(scores[r, j] * f)
-            if has_bias:
-                x = x + bias[r, j]
-            tmp[j] = x
-            if x > m:
-                m = x
-        acc = np.float32(0.0)
-        for j in range(ln):
-            e = np.exp(tmp[j] - m)
-            tmp[j] = e
-            acc += e
-        best = 0.0
-        for j in range(ln):
-            pq = np.rint(np.float64(tmp[j] / acc) * levels) / levels
-            out[r, j] = pq
-            if pq > best:
-                best = pq
-        for j in range(ln, n):
-            out[r, j] = 0.0
-        rowmax[r] = best
+        for r in range(c * chunk, min(rows, (c + 1) * chunk)):
+            _softmax_row(scores, factor, bias, has_bias, lengths, levels, out, rowmax, r, tmp)
+
+
+#: inputs with at least this many elements use Numba's threads (rows are independent, so the
+#: result is identical to the serial kernel's); smaller ones are not worth the thread start-up
+PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
 def softmax_fixed(
@@ -180,7 +201,8 @@ def softmax_fixed(
         if has_bias
         else np.zeros((1, 1), dtype=np.float32)
     )
-    _softmax_rows(
+    kernel = _softmax_rows_parallel if rows * n >= PARALLEL_MIN_ELEMENTS else _softmax_rows
+    kernel(
         np.ascontiguousarray(score_codes, dtype=np.float64),
         np.ascontiguousarray(factor, dtype=np.float64),
         b,

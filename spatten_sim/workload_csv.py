@@ -1,0 +1,445 @@
+"""Replay: import the official SpAtten workload CSVs (REFERENCE.md §6) into a :class:`Workload`.
+
+The official release (github.com/mit-han-lab/spatten, MIT licence) drives its RTL with CSV files of
+one row per (generation iteration, layer, head). Its driver (``sim/TestSpAtten.scala``) maps each
+row to one accelerator request as follows [C], and so does this importer:
+
+* key bits -1 (unquantized), 10 or 12 become 8 MSB bits with a *forced* LSB re-fetch
+  (``if_requant`` set); value bits -1, 10, 12 become 8 bits; 6-bit K/V are fused pairs (two heads
+  share a 12-bit slot: same bytes per row, 48 B at D = 64, which our DRAM layout packs the same way);
+* ``key_fetch_num`` and ``value_fetch_num`` are rounded up to multiples of 8 (the hardware fetches
+  and computes on the rounded counts);
+* ``if_requant`` True: the LSBs of the keys are fetched and QxK + softmax redone. The LSB width is
+  ``auto_requant_incre`` (4 in both shipped files), 4 when it is -1 (the forced re-fetch);
+* the local-V top-k latency of a request is the official latency model
+  ``topKLatency(key_fetch_num, value_fetch_num, parallelism)`` on the *unrounded* counts
+  (:func:`spatten_sim.algo.topk.official_topk_latency`, draws from one ``Generator`` seeded with
+  ``policy.topk_seed``, in file order); for 6-bit fused pairs only the first request of a pair
+  carries it (the pair shares one top-k), as in the driver.
+
+What the CSV does not give, and what we choose (all deterministic, recorded in ``Workload.notes``):
+
+* **Token ids.** Only counts are given. Each token gets one fixed priority (a seeded random
+  permutation); a request keeps its current token (the query, id ``L - 1``) plus the
+  ``n - 1`` highest-priority earlier tokens. So survivors are scattered over the context (plausible
+  DRAM row locality for pruned tokens), nested across layers, and pruned tokens never come back
+  across iterations. Rounded-up counts above ``L`` add the ids after ``L - 1`` (rows the hardware
+  fetches past the context) while they exist in the trace's token range; ``n_keys`` and ``v_kept``
+  are always the rounded counts (the work the hardware does). V ids: ``value_fetch_num`` (rounded) of the request's keys, a draw
+  from one generator seeded with ``policy.topk_seed``, in file order.
+* **Q.** The official driver sends the query with the request; here the query row is fetched from
+  DRAM at ``quant_query_bit`` bits (16), 32 B per head and iteration.
+* **Token top-k calls.** A row with ``if_topk`` True ends a layer whose importance decides the
+  next layer's keys (``topk`` kept): its call is the next layer job's ``token_topk``, on
+  ``n = key_fetch_num`` (``sentence_length_L`` when ``if_rescale_previous_importance``: the
+  iteration boundary reconsiders the whole context) with cycles from the same official latency
+  model. The driver itself does not simulate these calls.
+* **Head top-k.** The files show only the surviving heads (GPT-2-Medium: 16, 13, 10); no head
+  top-k call is recorded.
+* **Stage.** Every row is a generation iteration (``iteration = iteration_id + 1``); the prompt
+  is ``L - 1`` tokens of iteration 0; ``dense_ops`` counts the generation iterations only.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spatten_sim.algo.topk import official_topk_latency
+from spatten_sim.config import HwConfig
+from spatten_sim.errors import WorkloadError
+from spatten_sim.workload import Bits, HeadJob, LayerJob, TopkCall, Workload, dense_attention_ops
+
+__all__ = ["COLUMNS", "OfficialRow", "load_official_csv", "read_official_rows"]
+
+COLUMNS = (
+    "iteration_id",
+    "layer_id",
+    "head_id",
+    "embedding_length_D",
+    "sentence_length_L",
+    "key_fetch_num",
+    "quant_key_bit",
+    "quant_query_bit",
+    "auto_requant_thres",
+    "if_requant",
+    "auto_requant_incre",
+    "value_fetch_num",
+    "quant_value_bit",
+    "if_accumulate_importance",
+    "if_rescale_previous_importance",
+    "if_topk",
+    "topk",
+)
+_INT = (
+    "iteration_id",
+    "layer_id",
+    "head_id",
+    "sentence_length_L",
+    "key_fetch_num",
+    "quant_key_bit",
+    "quant_query_bit",
+    "auto_requant_incre",
+    "value_fetch_num",
+    "quant_value_bit",
+    "topk",
+)
+_BOOL = ("if_requant", "if_accumulate_importance", "if_rescale_previous_importance", "if_topk")
+#: DRAM widths the official bitwidth converter accepts, after the driver's mapping [C]
+_FETCH_BITS = (4, 6, 8)
+#: LSB width of the forced re-fetch of 10/12-bit/unquantized keys [C: 8 MSB + 4 LSB]
+_FORCED_LSB_BITS = 4
+
+
+@dataclass(frozen=True)
+class OfficialRow:
+    """One CSV row as read (before the driver's mappings)."""
+
+    line: int
+    iteration_id: int
+    layer_id: int
+    head_id: int
+    head_dim: int
+    sentence_length: int
+    key_fetch_num: int
+    quant_key_bit: int
+    quant_query_bit: int
+    auto_requant_thres: float
+    if_requant: bool
+    auto_requant_incre: int
+    value_fetch_num: int
+    quant_value_bit: int
+    if_accumulate_importance: bool
+    if_rescale_previous_importance: bool
+    if_topk: bool
+    topk: int
+
+
+def _fail(path: Path, msg: str) -> WorkloadError:
+    return WorkloadError(f"{path}: {msg}")
+
+
+def _parse_int(path: Path, line: int, col: str, raw: str) -> int:
+    try:
+        f = float(raw)
+    except ValueError:
+        raise _fail(path, f"line {line}: {col}: not a number: {raw!r}") from None
+    if not math.isfinite(f) or f != int(f):
+        raise _fail(path, f"line {line}: {col}: not an integer: {raw!r}")
+    return int(f)
+
+
+def _parse_row(path: Path, line: int, rec: dict[str, str]) -> OfficialRow:
+    vals: dict[str, object] = {}
+    for col in COLUMNS:
+        raw = (rec.get(col) or "").strip()
+        if raw == "":
+            raise _fail(path, f"line {line}: {col}: empty value")
+        if col in _INT or col == "embedding_length_D":
+            vals[col] = _parse_int(path, line, col, raw)
+        elif col in _BOOL:
+            if raw not in ("True", "False", "true", "false", "1", "0"):
+                raise _fail(path, f"line {line}: {col}: expected True or False, got {raw!r}")
+            vals[col] = raw in ("True", "true", "1")
+        else:
+            try:
+                vals[col] = float(raw)
+            except ValueError:
+                raise _fail(path, f"line {line}: {col}: not a number: {raw!r}") from None
+    row = OfficialRow(
+        line=line,
+        iteration_id=vals["iteration_id"],  # type: ignore[arg-type]
+        layer_id=vals["layer_id"],  # type: ignore[arg-type]
+        head_id=vals["head_id"],  # type: ignore[arg-type]
+        head_dim=vals["embedding_length_D"],  # type: ignore[arg-type]
+        sentence_length=vals["sentence_length_L"],  # type: ignore[arg-type]
+        key_fetch_num=vals["key_fetch_num"],  # type: ignore[arg-type]
+        quant_key_bit=vals["quant_key_bit"],  # type: ignore[arg-type]
+        quant_query_bit=vals["quant_query_bit"],  # type: ignore[arg-type]
+        auto_requant_thres=vals["auto_requant_thres"],  # type: ignore[arg-type]
+        if_requant=vals["if_requant"],  # type: ignore[arg-type]
+        auto_requant_incre=vals["auto_requant_incre"],  # type: ignore[arg-type]
+        value_fetch_num=vals["value_fetch_num"],  # type: ignore[arg-type]
+        quant_value_bit=vals["quant_value_bit"],  # type: ignore[arg-type]
+        if_accumulate_importance=vals["if_accumulate_importance"],  # type: ignore[arg-type]
+        if_rescale_previous_importance=vals["if_rescale_previous_importance"],  # type: ignore[arg-type]
+        if_topk=vals["if_topk"],  # type: ignore[arg-type]
+        topk=vals["topk"],  # type: ignore[arg-type]
+    )
+    _check_row(path, row)
+    return row
+
+
+def _check_row(path: Path, r: OfficialRow) -> None:
+    where = f"line {r.line}"
+    for name in ("iteration_id", "layer_id", "head_id"):
+        if getattr(r, name) < 0:
+            raise _fail(path, f"{where}: {name} must be >= 0, got {getattr(r, name)}")
+    if r.head_dim < 1:
+        raise _fail(path, f"{where}: embedding_length_D must be >= 1, got {r.head_dim}")
+    if r.sentence_length < 1:
+        raise _fail(path, f"{where}: sentence_length_L must be >= 1, got {r.sentence_length}")
+    if not 1 <= r.key_fetch_num <= r.sentence_length:
+        raise _fail(
+            path,
+            f"{where}: key_fetch_num {r.key_fetch_num} outside [1, sentence_length_L "
+            f"{r.sentence_length}]",
+        )
+    if not 0 <= r.value_fetch_num <= r.key_fetch_num:
+        raise _fail(
+            path,
+            f"{where}: value_fetch_num {r.value_fetch_num} outside [0, key_fetch_num "
+            f"{r.key_fetch_num}]",
+        )
+    for name in ("quant_key_bit", "quant_value_bit"):
+        b = getattr(r, name)
+        if b not in (-1, 10, 12, *_FETCH_BITS):
+            raise _fail(path, f"{where}: {name} {b} is not one of -1, 4, 6, 8, 10, 12")
+    if r.quant_query_bit != -1 and not 1 <= r.quant_query_bit <= 32:
+        raise _fail(path, f"{where}: quant_query_bit {r.quant_query_bit} outside 1..32 (or -1)")
+    if r.auto_requant_incre not in (-1,) and not 1 <= r.auto_requant_incre <= 16:
+        raise _fail(path, f"{where}: auto_requant_incre {r.auto_requant_incre} outside 1..16")
+    if r.if_topk and r.topk < 1:
+        raise _fail(path, f"{where}: if_topk is True but topk is {r.topk}")
+
+
+def read_official_rows(path: str | Path) -> tuple[list[OfficialRow], str]:
+    """Parse and validate the rows; returns them and the trailing provenance line (the official
+    files end with one line naming the algorithm config they came from), or ``""``."""
+    p = Path(path)
+    if not p.is_file():
+        raise _fail(p, "no such file")
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(p, f"cannot read the file ({exc})") from None
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise _fail(p, "empty file (expected the official CSV header)")
+    reader = csv.DictReader(lines)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise _fail(p, f"missing column {missing[0]!r} (not an official SpAtten workload CSV?)")
+    reader.fieldnames = header
+    rows: list[OfficialRow] = []
+    provenance = ""
+    for i, rec in enumerate(reader):
+        line = i + 2
+        if provenance:
+            raise _fail(p, f"line {line}: data after the trailing provenance line")
+        first = (rec.get("iteration_id") or "").strip()
+        rest = [(rec.get(c) or "").strip() for c in COLUMNS[1:]]
+        if first and not any(rest):
+            try:
+                float(first)
+            except ValueError:
+                provenance = first
+                continue
+        rows.append(_parse_row(p, line, rec))
+    if not rows:
+        raise _fail(p, "no workload rows after the header")
+    return rows, provenance
+
+
+def _ceil8(n: int) -> int:
+    return (n + 7) // 8 * 8
+
+
+class _Ids:
+    """Deterministic token ids for the counts of the CSV (see the module docstring)."""
+
+    def __init__(self, total: int, seed: int) -> None:
+        rng = np.random.default_rng([seed, 0x5EA7])
+        self.total = total
+        self.order = rng.permutation(total)  # tokens by descending priority
+        self._vrng = np.random.default_rng([seed, 0x7A1])
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def keys(self, length: int, n: int) -> np.ndarray:
+        """``n`` key ids for a context of ``length`` tokens whose current token is ``length-1``."""
+        key = (length, n)
+        got = self._cache.get(key)
+        if got is not None:
+            return got
+        cur = length - 1
+        inside = min(n, length)
+        earlier = self.order[self.order < cur][: inside - 1]
+        extra = np.arange(length, min(n, self.total), dtype=np.int64)  # rounding past L
+        ids = np.sort(np.concatenate([earlier, [cur], extra])).astype(np.int32)
+        self._cache[key] = ids
+        return ids
+
+    def values(self, keys: np.ndarray, n: int) -> np.ndarray:
+        """``n`` of ``keys`` (a seeded draw; the generator advances in file order)."""
+        if n >= keys.size:
+            return keys
+        return np.sort(self._vrng.choice(keys, size=n, replace=False)).astype(np.int32)
+
+
+def load_official_csv(path: str | Path, cfg: HwConfig) -> Workload:
+    """Import an official SpAtten workload CSV with the official driver's mappings.
+
+    Raises :class:`~spatten_sim.errors.WorkloadError` (one line) for a missing file, an empty
+    file, a missing column, a bad value, or rows of a layer that are not contiguous.
+    """
+    p = Path(path)
+    rows, provenance = read_official_rows(p)
+    dims = {r.head_dim for r in rows}
+    if len(dims) != 1:
+        raise _fail(p, f"embedding_length_D varies between rows ({sorted(dims)})")
+    head_dim = dims.pop()
+    n_layers = max(r.layer_id for r in rows) + 1
+    n_heads = max(r.head_id for r in rows) + 1
+    iterations = sorted({r.iteration_id for r in rows})
+    if iterations != list(range(len(iterations))):
+        raise _fail(p, f"iteration_id must run 0..N-1 without gaps, got {iterations[:5]}...")
+    first_len = {r.sentence_length for r in rows if r.iteration_id == 0}
+    prompt = min(first_len) - 1
+    generated = len(iterations)
+    for r in rows:
+        if r.sentence_length != prompt + r.iteration_id + 1:
+            raise _fail(
+                p,
+                f"line {r.line}: sentence_length_L {r.sentence_length} should be "
+                f"{prompt + r.iteration_id + 1} (one more token per iteration)",
+            )
+    total_tokens = prompt + generated
+    ids = _Ids(total_tokens, cfg.policy.topk_seed)
+    gen = np.random.default_rng(cfg.policy.topk_seed)
+    p_cmp, ovh = cfg.topk.comparators, cfg.topk.round_overhead_cycles
+
+    # group consecutive rows into layer jobs, in file order
+    groups: list[list[OfficialRow]] = []
+    seen: set[tuple[int, int]] = set()
+    for r in rows:
+        key = (r.iteration_id, r.layer_id)
+        if groups and (groups[-1][0].iteration_id, groups[-1][0].layer_id) == key:
+            groups[-1].append(r)
+            continue
+        if key in seen:
+            raise _fail(
+                p, f"line {r.line}: rows of iteration {key[0]} layer {key[1]} are not contiguous"
+            )
+        seen.add(key)
+        groups.append([r])
+
+    batch_part = 0
+    n_forced = 0
+    pending: TopkCall | None = None
+    layers: list[LayerJob] = []
+    for grp in groups:
+        heads: list[HeadJob] = []
+        head_ids: set[int] = set()
+        call_after: TopkCall | None = None
+        for r in grp:
+            if r.head_id in head_ids:
+                raise _fail(p, f"line {r.line}: head {r.head_id} appears twice in its layer")
+            head_ids.add(r.head_id)
+            kb, vb, req = r.quant_key_bit, r.quant_value_bit, r.if_requant
+            if kb in (-1, 10, 12):
+                kb, req = 8, True
+                n_forced += 1
+            if vb in (-1, 10, 12):
+                vb = 8
+            lsb = r.auto_requant_incre if r.auto_requant_incre > 0 else _FORCED_LSB_BITS
+            qb = r.quant_query_bit if r.quant_query_bit > 0 else 16
+            # local-V top-k latency, with the driver's fused 6-bit pairs
+            if kb == 6:
+                cyc = (
+                    official_topk_latency(r.key_fetch_num, r.value_fetch_num, p_cmp, ovh, gen)[0]
+                    if batch_part % 2 == 0
+                    else 0
+                )
+                batch_part += 1
+            else:
+                cyc = official_topk_latency(r.key_fetch_num, r.value_fetch_num, p_cmp, ovh, gen)[0]
+                batch_part = 0
+            n_keys = _ceil8(r.key_fetch_num)
+            n_vals = _ceil8(r.value_fetch_num)
+            it = r.iteration_id + 1
+            t = r.sentence_length - 1
+            key_ids = ids.keys(r.sentence_length, n_keys)
+            v_ids = ids.values(key_ids, n_vals)
+            q = np.array([t], dtype=np.int32)
+            heads.append(
+                HeadJob(
+                    stage="generation",
+                    iteration=it,
+                    layer=r.layer_id,
+                    head=r.head_id,
+                    kv_head=r.head_id,
+                    head_dim=head_dim,
+                    bits=Bits(qb, 0, kb, lsb, vb, 0),
+                    query_ids=q,
+                    n_keys=n_keys,
+                    keys_per_query=np.array([n_keys], dtype=np.int32),
+                    requant=np.array([req]),
+                    v_kept=np.array([n_vals], dtype=np.int32),
+                    local_topk_cycles=np.array([cyc], dtype=np.int64),
+                    q_fetch=q,
+                    k_msb_fetch=key_ids,
+                    k_lsb_fetch=key_ids if req else np.zeros(0, np.int32),
+                    v_fetch=v_ids,
+                )
+            )
+            if r.if_topk:
+                n = r.sentence_length if r.if_rescale_previous_importance else r.key_fetch_num
+                n = max(n, r.topk)
+                c, _ = official_topk_latency(n, r.topk, p_cmp, ovh, gen)
+                call_after = TopkCall(int(n), int(r.topk), int(c))
+        r0 = grp[0]
+        layers.append(
+            LayerJob(
+                stage="generation",
+                iteration=r0.iteration_id + 1,
+                layer=r0.layer_id,
+                heads=tuple(heads),
+                tokens_kept=max(r.key_fetch_num for r in grp),
+                tokens_total=r0.sentence_length,
+                heads_kept=len(grp),
+                token_topk=pending,
+            )
+        )
+        pending = call_after
+    n_req = sum(int(h.requant[0]) for lj in layers for h in lj.heads)
+    dense = dense_attention_ops(
+        n_heads, head_dim, n_layers, prompt, generated, True
+    ) - dense_attention_ops(n_heads, head_dim, n_layers, prompt, 0, True)
+    notes = {
+        "replay": "official SpAtten workload CSV, official driver mappings (TestSpAtten.scala)",
+        "bit_mapping": "key bits -1/10/12 -> 8 MSB + forced 4-bit LSB re-fetch; value bits "
+        "-1/10/12 -> 8; 6-bit K/V as fused pairs (same bytes per row); counts rounded up to 8",
+        "token_ids": "seeded fixed priority per token (policy.topk_seed): current token + the "
+        "highest-priority earlier tokens; nested across layers and iterations; V ids a seeded "
+        "draw among the request's keys",
+        "local_topk_cycles": "official latency model topKLatency(key_fetch_num, value_fetch_num, "
+        "topk.comparators), first request of a fused 6-bit pair only",
+        "token_topk": "if_topk rows: official latency model, attached to the next layer job",
+        "head_topk": "not in the CSV (surviving heads only)",
+        "q": "query row fetched at quant_query_bit bits (the official driver sends it with the "
+        "request)",
+        "forced_requant_rows": n_forced,
+        "requant_fraction": n_req / max(1, sum(len(lj.heads) for lj in layers)),
+        "official_config": provenance,
+        "dense_ops": "generation iterations only",
+    }
+    return Workload(
+        source=str(p),
+        model=f"official:{p.stem}",
+        n_layers=n_layers,
+        n_heads=n_heads,
+        n_kv_heads=n_heads,
+        head_dim=head_dim,
+        causal=True,
+        prompt_tokens=prompt,
+        generated_tokens=generated,
+        layers=tuple(layers),
+        dense_ops=int(dense),
+        fidelity=None,
+        notes=notes,
+    )
