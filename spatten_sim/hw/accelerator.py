@@ -5,7 +5,7 @@ hardware FIFO depths, so backpressure, overlap and stalls come out of the model:
 
 ``sequencer`` (buffer manager + importance top-k barrier) -> ``fetcher`` (address generator,
 crossbars, bitwidth converter; talks to the DRAM model in batches) -> ``qxk`` -> ``softmax``
-(-> ``importance_accumulators``) -> ``progressive_decision`` -> ``topk_local_v`` -> ``probxv``;
+(-> ``importance_accumulators``, computed in closed form) -> ``progressive_decision`` -> ``topk_local_v`` -> ``probxv``;
 the ``topk_token_head`` engine runs the token top-k before a layer and the head top-k after it.
 
 Every unit serves a *job* (one query of one head) with an occupancy and a latency derived from
@@ -33,7 +33,8 @@ Modelling choices (also in README "What is modelled"):
   query of the workload): with 128-entry FIFOs and contexts >= 128 tokens that is one job.
   A unit hands a finished job to the next unit after its pipeline depth; while the previous
   hand-off is still blocked on a full store, the unit stalls.
-* Importance accumulation reads the softmax output at the softmax rate and never stalls it.
+* Importance accumulation reads the softmax output at the softmax rate and never stalls it, so
+  its busy intervals are computed in closed form rather than by a process.
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ class Accelerator:
         self.sm_in = simpy.Store(env, capacity=jobs_per_fifo)
         self.dec_in = simpy.Store(env)  # the decision unit never back-pressures (1 cycle/job)
         self.redo_ret = simpy.Store(env)
-        self.acc_in = simpy.Store(env)
+        self._acc_free = 0
         self.topk_in = simpy.Store(env, capacity=max(1, cfg.topk.fifo_depth // max(1, max_keys)))
         self.pv_in = simpy.Store(env, capacity=jobs_per_fifo)
         self.topk_engine = simpy.Resource(env, capacity=1)
@@ -504,19 +505,20 @@ class Accelerator:
             self._count("softmax", "fifo_accesses", 2 * n)
             out = self.redo_ret if job.redo else self.dec_in
             if not job.redo:
-                self.acc_in.put(job)
+                self._accumulate(job.n_keys)
             yield from self._deliver(
                 "softmax", out, job, svc.latency - svc.occupancy, svc.occupancy
             )
 
-    def _accumulators(self):
-        p = self.cfg.softmax.parallelism
-        while True:
-            job = yield self.acc_in.get()
-            beats = -(-job.n_keys // p)
-            yield self.env.timeout(beats)
-            self._mark("importance_accumulators", "busy", self.env.now - beats, self.env.now)
-            self._count("importance_accumulators", "adds", job.n_keys)
+    def _accumulate(self, n_keys: int) -> None:
+        """Importance accumulators: add a query's probabilities to the token scores at the
+        softmax rate, beside the critical path. They never stall anything, so their busy
+        interval is computed in closed form instead of through a SimPy process."""
+        beats = -(-n_keys // self.cfg.softmax.parallelism)
+        start = max(self.env.now - beats, self._acc_free)
+        self._acc_free = start + beats
+        self._mark("importance_accumulators", "busy", start, start + beats)
+        self._count("importance_accumulators", "adds", n_keys)
 
     def _decision(self):
         while True:
@@ -621,7 +623,6 @@ class Accelerator:
             self._fetcher,
             self._qxk,
             self._softmax,
-            self._accumulators,
             self._decision,
             self._topk_local_v,
             self._probxv,
