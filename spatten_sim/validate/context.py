@@ -154,6 +154,17 @@ class Context:
     _traces: tuple[TraceInfo, ...] | None = None
     #: when set, :meth:`simulate` only returns cached runs (figures of a partial run)
     cached_only: bool = False
+    #: notes rows leave for each other (e.g. how a derived input was made)
+    notes: dict[str, str] = field(default_factory=dict)
+    _scratch: Any = None
+
+    def scratch_dir(self) -> Path:
+        """A temporary folder of this run (derived inputs), removed with the context."""
+        if self._scratch is None:
+            import tempfile
+
+            self._scratch = tempfile.TemporaryDirectory(prefix="spatten-validate-")
+        return Path(self._scratch.name)
 
     # ---- inputs -------------------------------------------------------------------------
     def traces(self) -> tuple[TraceInfo, ...]:
@@ -186,12 +197,25 @@ class Context:
                 self._decoder = (None, f"no decoder trace in traces/{fallback}")
         return self._decoder
 
+    def is_decoder(self, path: Path) -> bool:
+        """True for the decoder trace of this run or a shipped trace with generated tokens."""
+        if self._decoder is not None and self._decoder[0] == path:
+            return True
+        return any(t.path == path and t.is_decoder for t in self.traces())
+
     def official_csv(self, name: str) -> Path | None:
         return official_csv_path(name)
 
     # ---- simulations --------------------------------------------------------------------
-    def simulate(self, preset: str, path: Path, sets: tuple[str, ...] = ()) -> Any:
+    def simulate(
+        self, preset: str, path: Path, sets: tuple[str, ...] = (), generation_only: bool = False
+    ) -> Any:
         """``simulate(preset, path, sets=sets)``, cached for the run.
+
+        ``generation_only`` (decoder traces): time only the generation iterations, as the paper
+        times GPT-2 (32 generated tokens after the prompt); the functional phase still runs the
+        prompt (it sets the importance scores), the timing phase gets the generation layer jobs
+        only, and ``dense_ops`` counts the generation iterations only.
 
         Runs whose resolved configurations are equal (``spatten`` and
         ``ablation/5_progressive_quant``, say) are simulated once. For traces, runs that differ
@@ -201,7 +225,11 @@ class Context:
         from spatten_sim.config import load_config
 
         cfg = load_config(preset, list(sets))
-        key = (config_key(cfg), str(path))
+        key = (
+            replay_key(cfg) if path.suffix == ".csv" else config_key(cfg),
+            str(path),
+            generation_only,
+        )
         if key not in self._sims:
             if self.cached_only:
                 raise NotRun(f"{preset} on {path.name} was not run")
@@ -214,8 +242,11 @@ class Context:
                 if wkey not in self._workloads:
                     self._workloads[wkey] = load_workload(cfg, path)[0]
                 wl = self._workloads[wkey]
+                if generation_only:
+                    wl = generation_workload(wl)
             rep = simulate(cfg, path, workload=wl)
             extra = f" --set {' --set '.join(sets)}" if sets else ""
+            extra += " (generation only)" if generation_only else ""
             self.progress(f"{preset} {path.name}{extra}: {time.perf_counter() - t0:.1f} s")
             self._sims[key] = rep
             self._labels[key] = (preset, tuple(sets), str(path))
@@ -226,11 +257,35 @@ class Context:
         return [(self._labels[k], rep) for k, rep in self._sims.items()]
 
 
+def generation_workload(wl: Any) -> Any:
+    """``wl`` with only its generation layer jobs, ``dense_ops`` of the generation only."""
+    import dataclasses
+
+    from spatten_sim.workload import dense_attention_ops
+
+    args = (wl.n_heads, wl.head_dim, wl.n_layers, wl.prompt_tokens)
+    ops = dense_attention_ops(*args, wl.generated_tokens, wl.causal)
+    ops -= dense_attention_ops(*args, 0, wl.causal)
+    layers = tuple(lj for lj in wl.layers if lj.stage == "generation")
+    return dataclasses.replace(wl, layers=layers, dense_ops=ops)
+
+
 def config_key(cfg: Any) -> str:
     """The resolved configuration without its name and description, as a stable string."""
     d = cfg.to_dict()
     d.pop("name", None)
     d.pop("description", None)
+    return json.dumps(d, sort_keys=True, default=str)
+
+
+def replay_key(cfg: Any) -> str:
+    """:func:`config_key` for an official-CSV replay: the importer reads no policy but the top-k
+    seed (its decisions are recorded in the file) and the timing phase reads no policy at all,
+    so runs differing only in policy are the same run (breakdown steps 1-3, say)."""
+    d = cfg.to_dict()
+    for k in ("name", "description"):
+        d.pop(k, None)
+    d["policy"] = {"topk_seed": cfg.policy.topk_seed}
     return json.dumps(d, sort_keys=True, default=str)
 
 

@@ -50,7 +50,7 @@ def sweep_figure(d: SweepData):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     if d.speedup is not None:
-        ax.plot(d.comparators, d.speedup, marker="o", label="ours: GPT-2-Medium CSV")
+        ax.plot(d.comparators, d.speedup, marker="o", label="ours: GPT-2-Small CSV")
     ax.axvline(d.paper_saturation, color="gray", ls="--", label="paper: saturates at 16")
     ax.set_xscale("log", base=2)
     ax.set_xticks(list(d.comparators))

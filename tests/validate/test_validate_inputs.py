@@ -24,8 +24,8 @@ def test_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_missing_shared_gives_info_rows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SPATTEN_SHARED", str(tmp_path / "nowhere"))
     v = run_validation(
-        quick=True,
-        only=lambda s: s.key.startswith(("latency.", "dse.", "throughput.gpt2")),
+        quick=False,  # these rows read only the official CSVs: no trace is made
+        only=lambda s: s.key.startswith(("latency.", "dse.", "throughput.gpt2", "bound.medium")),
         figures=False,
     )
     assert len(v.rows) >= 5
