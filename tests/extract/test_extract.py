@@ -8,6 +8,7 @@ greedy loop gives the same tokens as transformers' ``generate``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +30,22 @@ REQUESTS = {
 }
 
 
-def _extract(model: str, dtype: str, cache: Path) -> Extraction:
-    text, sample, tokens, gen = REQUESTS[model]
-    req = ExtractRequest(model, text, sample, tokens, gen, dtype=dtype, reference=True)
-    return extract(req, cache, progress=False)
+Extract = Callable[[str, str], Extraction]
+
+
+@pytest.fixture(scope="module")
+def extracted(cache: Path) -> Extract:
+    """``extracted(model, dtype)``: the extraction of ``REQUESTS[model]``, made once per module."""
+    memo: dict[tuple[str, str], Extraction] = {}
+
+    def get(model: str, dtype: str) -> Extraction:
+        if (model, dtype) not in memo:
+            text, sample, tokens, gen = REQUESTS[model]
+            req = ExtractRequest(model, text, sample, tokens, gen, dtype=dtype, reference=True)
+            memo[model, dtype] = extract(req, cache, progress=False)
+        return memo[model, dtype]
+
+    return get
 
 
 def _max_err(ex: Extraction) -> float:
@@ -45,11 +58,11 @@ def _max_err(ex: Extraction) -> float:
 
 
 @pytest.mark.parametrize("model", sorted(REQUESTS))
-def test_stored_qk_give_the_models_own_attention(model: str, cache: Path) -> None:
-    ex32 = _extract(model, "float32", cache)
+def test_stored_qk_give_the_models_own_attention(model: str, extracted: Extract) -> None:
+    ex32 = extracted(model, "float32")
     err32 = _max_err(ex32)
     assert err32 < 1e-5, f"{model} float32: max |p - p_model| = {err32:.3g}"
-    ex16 = _extract(model, "float16", cache)
+    ex16 = extracted(model, "float16")
     err16 = _max_err(ex16)
     assert err16 < 1e-2, f"{model} float16: max |p - p_model| = {err16:.3g}"
     print(f"{model}: max abs error float32 {err32:.2e}, float16 {err16:.2e}")
@@ -58,13 +71,15 @@ def test_stored_qk_give_the_models_own_attention(model: str, cache: Path) -> Non
 
 
 @pytest.mark.parametrize("model", sorted(REQUESTS))
-def test_stored_v_gives_the_models_attention_output(model: str, cache: Path) -> None:
+def test_stored_v_gives_the_models_attention_output(
+    model: str, extracted: Extract, cache: Path
+) -> None:
     """P V of the stored arrays equals the input of each layer's attention output projection."""
     import torch
 
     from spatten_sim.extract.models import load_model
 
-    ex = _extract(model, "float32", cache)
+    ex = extracted(model, "float32")
     t = ex.trace
     lm = load_model(model, cache)
     if model == "smollm2":
@@ -95,12 +110,12 @@ def test_stored_v_gives_the_models_attention_output(model: str, cache: Path) -> 
         assert np.abs(ctx - seen[layer]).max() < 1e-4, f"{model} layer {layer}"
 
 
-def test_decoder_trace_holds_prompt_and_greedy_generation(cache: Path) -> None:
+def test_decoder_trace_holds_prompt_and_greedy_generation(extracted: Extract, cache: Path) -> None:
     import torch
 
     from spatten_sim.extract.models import load_model
 
-    ex = _extract("smollm2", "float16", cache)
+    ex = extracted("smollm2", "float16")
     m = ex.trace.meta
     assert (m.prompt_tokens, m.generated_tokens, m.tokens, m.causal) == (40, 8, 48, True)
     assert (m.n_heads, m.n_kv_heads, m.head_dim) == (9, 3, 64)
@@ -117,12 +132,12 @@ def test_decoder_trace_holds_prompt_and_greedy_generation(cache: Path) -> None:
     assert m.extra["generated_text"] == lm.tokenizer.decode(ids[40:].tolist())
 
 
-def test_mpnet_bias_is_the_models_relative_position_bias(cache: Path) -> None:
+def test_mpnet_bias_is_the_models_relative_position_bias(extracted: Extract, cache: Path) -> None:
     import torch
 
     from spatten_sim.extract.models import load_model
 
-    ex = _extract("mpnet", "float32", cache)
+    ex = extracted("mpnet", "float32")
     t = ex.trace
     assert t.meta.bias == "stored" and t.bias is not None and t.bias.shape == (1, 12, 96, 96)
     lm = load_model("mpnet", cache)
