@@ -88,6 +88,7 @@ def manifest_of(space: Space, exp: Expansion, inputs: list[Path]) -> dict[str, A
         "base": space.base,
         "sets": [list(kv) for kv in space.sets],
         "axes": list(space.axis_keys),
+        "axis_groups": [list(a.keys) for a in space.axes],
         "constraints": list(space.constraints),
         "excluded": exp.excluded,
         "inputs": [str(p) for p in inputs],

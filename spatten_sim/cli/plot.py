@@ -1,0 +1,91 @@
+"""``spatten-sim plot PATH -o DIR``: the standard figures of a sweep or of one run (docs/plots.md)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "draw the standard figures (PNG) of a sweep results folder or of a run folder"
+DESCRIPTION = """\
+Draw the standard figures of PATH into DIR (PNG, headless).
+
+PATH is a sweep results folder (spatten-sim sweep -o) or a run folder (spatten-sim run -o).
+For a sweep: latency and energy against every axis (vs_<axis>.png); the Pareto front of latency,
+energy and fidelity when the fidelity varies (pareto.png); DRAM bytes by stream and energy by unit
+as stacked bars; tokens and heads kept per layer; a roofline with each point. For a run: the same
+breakdowns and roofline, and with --timeline (or when the folder has timeline.csv) the per-unit
+occupancy Gantt (timeline.png).
+
+Metrics (--metric): latency_us, energy_uj, fidelity_error, dram_mb, power_mw, gops_effective,
+gops_per_joule, or any column of results.csv (e.g. units.qxk.utilization).
+
+examples:
+  spatten-sim plot results/topk -o plots/topk
+  spatten-sim plot results/topk -o plots/topk --x topk.comparators --metric latency_us --metric dram_mb
+  spatten-sim run spatten traces/minilm-sst-25.npz --timeline -o runs/minilm
+  spatten-sim plot runs/minilm -o plots/minilm --timeline --window 0:10000
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", metavar="PATH", help="sweep results folder or run folder")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the PNGs")
+    p.add_argument(
+        "--x",
+        dest="x",
+        action="append",
+        default=[],
+        metavar="KEY.PATH",
+        help="sweeps: the axis to plot against (repeatable; default: every axis of the space)",
+    )
+    p.add_argument(
+        "--metric",
+        dest="metrics",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="sweeps: a metric on the y axes (repeatable; default: latency_us and energy_uj)",
+    )
+    p.add_argument(
+        "--timeline",
+        action="store_true",
+        help="runs: draw the per-unit occupancy timeline (needs timeline.csv: record it with "
+        "`spatten-sim run ... --timeline -o DIR`)",
+    )
+    p.add_argument(
+        "--window",
+        metavar="START:END",
+        help="runs: the cycle window of the timeline (default: the whole run)",
+    )
+    p.add_argument("--prefix", default="", help="a prefix for the file names")
+
+
+def parse_window(text: str | None) -> tuple[int, int] | None:
+    from spatten_sim.errors import SpattenError
+
+    if not text:
+        return None
+    a, sep, b = text.partition(":")
+    try:
+        lo, hi = int(a), int(b)
+    except ValueError:
+        raise SpattenError(f"--window {text!r}: expected START:END in cycles") from None
+    if not sep or hi <= lo or lo < 0:
+        raise SpattenError(f"--window {text!r}: expected 0 <= START < END")
+    return lo, hi
+
+
+def run(args: argparse.Namespace) -> int:
+    from spatten_sim.plots import plot_path
+
+    kw: dict = {"prefix": args.prefix}
+    if args.x:
+        kw["x"] = args.x
+    if args.metrics:
+        kw["metrics"] = args.metrics
+    if args.timeline:
+        kw["timeline"] = True
+    if args.window:
+        kw["window"] = parse_window(args.window)
+    for p in plot_path(args.path, args.output, **kw):
+        print(p)
+    return 0
