@@ -85,6 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spatten_sim.errors import SpattenError
     from spatten_sim.extract.models import require_extra
 
     require_extra()  # one line naming the install command, before any heavy import
@@ -112,7 +113,10 @@ def run(args: argparse.Namespace) -> int:
         command=command,
     )
     result = extract(req, cache_root(), progress=not args.no_progress)
-    path = save_trace(result.trace, args.output)
+    try:
+        path = save_trace(result.trace, args.output)
+    except OSError as exc:
+        raise SpattenError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     m = result.trace.meta
     secs = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     print(

@@ -85,6 +85,8 @@ def _human(d: dict[str, Any], path: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spatten_sim.errors import SpattenError
+
     d = info(args.file)
     if args.json is None:
         print(_human(d, args.file))
@@ -92,5 +94,8 @@ def run(args: argparse.Namespace) -> int:
         json.dump(d, sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
     else:
-        Path(args.json).write_text(json.dumps(d, indent=2, sort_keys=True) + "\n")
+        try:
+            Path(args.json).write_text(json.dumps(d, indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise SpattenError(f"cannot write {args.json}: {exc.strerror or exc}") from None
     return 0
