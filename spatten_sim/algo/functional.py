@@ -64,6 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spatten_sim.algo import schedule as sched
+from spatten_sim.algo.blas import single_threaded_blas
 from spatten_sim.algo.fidelity import (
     FidelityAccumulator,
     dense_probabilities,
@@ -174,7 +175,7 @@ def _policy(cfg: HwConfig, n_layers: int) -> _Policy:
 
 @dataclass(frozen=True, eq=False)
 class _LayerData:
-    """Fixed-point Q/K/V of one layer (int32 codes, float64 per-head scales)."""
+    """Fixed-point Q/K/V of one layer (int16/int32 codes, float64 per-head scales)."""
 
     q_code: np.ndarray  #: [H, T, d]
     q_scale: np.ndarray  #: [H]
@@ -188,7 +189,8 @@ def _quantize_layer(trace: Trace, layer: int, pol: _Policy) -> _LayerData:
     out = []
     for arr, spec in ((trace.q[layer], pol.q), (trace.k[layer], pol.k), (trace.v[layer], pol.v)):
         fp = quantize(arr, spec, tensor_axes=(-2, -1))
-        out += [fp.code.astype(np.int32), fp.scale.reshape(-1)]
+        dt = np.int16 if spec.total_bits <= 16 else np.int32
+        out += [fp.code.astype(dt), fp.scale.reshape(-1)]
     return _LayerData(*out)
 
 
@@ -230,8 +232,8 @@ def _attend_group(
     qf = q_code.astype(np.float64)
     kf = k_code.astype(np.float64)
     if progressive:
-        qm = _msb(q_code, pol.q.lsb_bits).astype(np.float64)
-        km = _msb(k_code, pol.k.lsb_bits).astype(np.float64)
+        qm = _msb(q_code, pol.q.lsb_bits).astype(np.float64) if pol.q.lsb_bits else qf
+        km = _msb(k_code, pol.k.lsb_bits).astype(np.float64) if pol.k.lsb_bits else kf
         s = np.matmul(qm, km.T).reshape(b * nq, nk)
         probs, rowmax = softmax_fixed(s, fac_rows, bias_rows, lengths, wb)
         req_rows = rowmax < pol.threshold
@@ -255,7 +257,7 @@ def _attend_group(
         keep = keep2.reshape(b, nq, nk)
         v_kept = ks_rows.reshape(b, nq).astype(np.int32)
         topk_cycles = cyc.reshape(b, nq).astype(np.int64)
-        pk = np.where(keep, probs, 0)
+        pk = probs * keep
     else:
         keep = np.broadcast_to(
             (np.arange(nk)[None, :] < kpq[:, None])[None] if causal_prefix else True, (b, nq, nk)
@@ -263,7 +265,6 @@ def _attend_group(
         v_kept = np.broadcast_to(kpq[None, :], (b, nq)).astype(np.int32)
         topk_cycles = np.zeros((b, nq), dtype=np.int64)
         pk = probs
-    pk = pk.astype(np.float64)
     vfull = v_code.astype(np.float64) * v_scale
     if progressive and pol.v.lsb_bits:
         vm = _msb(v_code, pol.v.lsb_bits).astype(np.float64) * v_scale
@@ -632,7 +633,8 @@ def run_functional(
     """:func:`build_workload`, optionally keeping every layer's attention outputs."""
     m = trace.meta
     b = _Builder(trace, cfg, progress, keep_outputs)
-    b.run()
+    with single_threaded_blas():
+        b.run()
     layers = tuple(LayerJob(**d) for d in b.layers)
     pol = b.pol
     notes = {

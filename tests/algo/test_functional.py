@@ -326,3 +326,33 @@ def test_dense_ops_and_notes(dec):
     assert wl.dense_ops == 4 * m.head_dim * m.n_heads * m.n_layers * pairs
     assert wl.source == "x.npz" and wl.n_kv_heads == m.n_kv_heads
     assert wl.notes["progressive_generation"] and not wl.notes["progressive_summarization"]
+
+
+def test_blas_thread_count_restored(enc):
+    from spatten_sim.algo.blas import _openblas
+
+    fns = _openblas()
+    if fns is None:
+        pytest.skip("NumPy's BLAS is not OpenBLAS")
+    get_fn, _ = fns
+    before = get_fn()
+    build_workload(enc, cfg())
+    assert get_fn() == before
+
+
+@pytest.mark.slow
+def test_smollm_sized_decoder_within_a_minute():
+    import time
+
+    tr = synthetic_trace(
+        n_layers=30, n_heads=9, n_kv_heads=3, tokens=1024, generated_tokens=32, seed=1
+    )
+    c = load_config("spatten", IDEAL)
+    t0 = time.process_time()
+    wl = build_workload(tr, c)
+    assert time.process_time() - t0 < 60.0
+    assert len(wl.layers) == 30 * 33
+    summ = [lj for lj in wl.layers if lj.stage == "summarization"]
+    assert summ[0].tokens_kept == 992 and summ[-1].tokens_kept == 298  # ceil(992 * 0.3)
+    assert all(lj.heads_kept == 1 * 9 for lj in summ[:9])  # ceil(0.3 * 30) = 9 unpruned layers
+    assert summ[-1].heads_kept == 7  # ceil(9 * 0.75)
