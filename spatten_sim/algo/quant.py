@@ -25,9 +25,9 @@ Softmax [REFERENCE.md §3, softmax row; C bert.cpp]: scores are integer dot prod
 (exact: computed in float64, exact up to 2**53); the softmax unit dequantizes them with one factor
 that folds in the Q and K scales and the model's softmax scale (``1/sqrt(D)``), adds the model's
 additive bias where there is one, applies the causal mask, then computes in IEEE float32: subtract
-the row maximum (the unit keeps a running max), ``exp``, accumulate, divide. We use float32
-``exp`` rather than the 5th-order Taylor series of the FMAs (the Taylor error after range reduction
-is below float32 rounding). Finally the probabilities are requantized to the on-chip word
+the row maximum (the unit keeps a running max), ``exp``, accumulate sequentially in float32,
+divide. ``exp`` is float32 ``exp``: the hardware's 5th-order Taylor series on FP FMAs is not
+modelled bit for bit. Finally the probabilities are requantized to the on-chip word
 (``buffers.word_bits``) as unsigned fixed point on the grid ``1 / (2**word_bits - 1)`` (so 1.0 is
 representable), round half to even.
 """
