@@ -356,3 +356,72 @@ def test_smollm_sized_decoder_within_a_minute():
     assert summ[0].tokens_kept == 992 and summ[-1].tokens_kept == 298  # ceil(992 * 0.3)
     assert all(lj.heads_kept == 1 * 9 for lj in summ[:9])  # ceil(0.3 * 30) = 9 unpruned layers
     assert summ[-1].heads_kept == 7  # ceil(9 * 0.75)
+
+
+def _softmax(s: np.ndarray) -> np.ndarray:
+    e = np.exp(s - s.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_token_pruning_keeps_the_top_cumulative_importance(enc):
+    """Independent recomputation with float64 attention over the survivors (wide words)."""
+    wl = build_workload(enc, cfg(WIDE, TOKEN))
+    m = enc.meta
+    score = np.zeros(m.tokens)
+    surv = [np.unique(np.concatenate([h.k_msb_fetch for h in lj.heads])) for lj in wl.layers]
+    for layer in range(m.n_layers):
+        s_ids = surv[layer]
+        if layer:
+            want = int(np.ceil(m.tokens * [None, 0.8, 0.55, 0.3][layer] - 1e-9))
+            prev = surv[layer - 1]
+            best = prev[np.argsort(-score[prev], kind="stable")[:want]]
+            assert np.array_equal(np.sort(best), s_ids)
+        q = enc.q[layer][:, s_ids].astype(np.float64)
+        k = enc.k[layer][:, s_ids].astype(np.float64)
+        p = _softmax(q @ k.transpose(0, 2, 1) * m.softmax_scale)
+        score[s_ids] += p.sum(axis=(0, 1))
+
+
+def test_local_v_keeps_the_largest_probabilities(dec):
+    wl = build_workload(dec, cfg(WIDE, LOCALV))
+    m = dec.meta
+    g = m.n_heads // m.n_kv_heads
+    checked = 0
+    for lj in wl.layers:
+        if lj.stage != "generation":
+            continue
+        t = m.prompt_tokens + lj.iteration - 1
+        for h in lj.heads:
+            if h.head % g:
+                continue  # the first head of its group fetches exactly its kept rows
+            q = dec.q[lj.layer, h.head, t].astype(np.float64)
+            k = dec.k[lj.layer, h.kv_head, : t + 1].astype(np.float64)
+            p = _softmax(k @ q * m.softmax_scale)
+            top = np.sort(np.argsort(-p, kind="stable")[: int(h.v_kept[0])])
+            assert np.array_equal(h.v_fetch, top)
+            checked += 1
+    assert checked == m.generated_tokens * m.n_layers * m.n_kv_heads
+
+
+def test_requant_flag_is_max_msb_probability_under_threshold(dec):
+    from spatten_sim.algo.quant import QuantSpec, quantize, softmax_fixed
+
+    th = 0.2
+    wl = build_workload(dec, cfg(prog(th)))
+    m = dec.meta
+    seen: set[bool] = set()
+    for h in wl.head_jobs():
+        if h.stage != "generation":
+            continue
+        t = int(h.query_ids[0])
+        qz = quantize(dec.q[h.layer, h.head], QuantSpec(12, 0), (-2, -1))
+        kz = quantize(dec.k[h.layer, h.kv_head], QuantSpec(6, 4), (-2, -1))
+        ids = h.k_msb_fetch if h.k_msb_fetch.size else None
+        if ids is None:  # later head of the group: same keys as the group's first head
+            continue
+        s = (kz.msb_code()[ids].astype(np.float64) @ qz.code[t].astype(np.float64))[None]
+        fac = np.array([qz.scale.item() * kz.scale.item() * m.softmax_scale])
+        _, rowmax = softmax_fixed(s, fac, None, np.array([ids.size]), 12)
+        assert bool(h.requant[0]) == bool(rowmax[0] < th)
+        seen.add(bool(h.requant[0]))
+    assert seen == {True, False}
