@@ -71,7 +71,7 @@ from spatten_sim.algo.fidelity import (
     spearman,
     topk_overlap,
 )
-from spatten_sim.algo.quant import QuantSpec, quantize, softmax_fixed
+from spatten_sim.algo.quant import PARALLEL_MIN_ELEMENTS, QuantSpec, quantize, softmax_fixed
 from spatten_sim.algo.topk import topk_rows
 from spatten_sim.config import HwConfig
 from spatten_sim.trace import Trace
@@ -108,6 +108,7 @@ class _Engine:
             comparators=self.comparators,
             seed=self.seed,
             round_overhead_cycles=self.overhead,
+            parallel=values.size >= PARALLEL_MIN_ELEMENTS,  # identical results either way
         )
 
     def one(self, values: np.ndarray, k: int) -> tuple[np.ndarray, int]:
@@ -445,7 +446,7 @@ class _Builder:
             if not hs:
                 continue
             hs_a = np.array(hs)
-            q_code = data.q_code[hs_a][:, query_ids]
+            q_code = data.q_code[hs_a[:, None], query_ids[None, :]]
             factor = data.q_scale[hs_a] * data.k_scale[kv] * m.softmax_scale
             bias = bias_l[hs_a][:, query_ids][:, :, key_ids] if bias_l is not None else None
             res = _attend_group(
