@@ -71,23 +71,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _dry_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from spatten_sim.sweep.engine import materialize_recipe
-    from spatten_sim.sweep.points import expand, resolve_inputs
-    from spatten_sim.sweep.space import load_space
+    from spatten_sim.sweep.points import expand
+    from spatten_sim.sweep.space import Recipe, load_space
     from spatten_sim.sweep.store import ResultStore
 
     space = load_space(args.space)
     out = Path(args.output)
-
-    def no_extract(recipe):
-        path = out / "traces" / f"{recipe.slug}.npz"
-        if path.is_file():
-            return path.resolve()
-        return materialize_recipe(recipe, out)
-
-    exp = expand(space, resolve_inputs(space, no_extract))
+    inputs: list[Path] = []
+    pending = []
+    for item in space.inputs:
+        if isinstance(item, Recipe):
+            path = out / "traces" / f"{item.slug}.npz"
+            if not path.is_file():
+                pending.append(item)
+                continue
+            item = path.resolve()
+        inputs.append(item)
+    exp = expand(space, inputs)
     store = ResultStore(out)
     print(f"{space.name}: {len(exp.points)} points ({exp.excluded} excluded by constraints)")
+    for r in pending:
+        print(f"  + {space.n_combinations} points on a trace not extracted yet: {dict(r.options)}")
     for p in exp.points:
         rec = store.load(p.point_id)
         state = rec["status"] if rec else ("invalid" if p.config is None else "todo")

@@ -222,7 +222,8 @@ def run_sweep(
             ex.close()
         if interrupted:
             bar.message(
-                f"[sweep] interrupted: {ok + failed} points stored in {out}; "
+                f"[sweep] interrupted: {ok + failed} point{'s' if ok + failed != 1 else ''} "
+                f"stored in {out}; "
                 "re-run the same command to continue"
             )
     summary = SweepSummary(
