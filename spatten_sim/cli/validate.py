@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import os
 import sys
 from pathlib import Path
 
@@ -56,6 +57,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="run only rows whose key matches this glob (repeatable), e.g. 'dram.*'",
     )
     p.add_argument("--no-figures", action="store_true", help="write no figures")
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="simulate in up to N processes (decoder-trace runs beside the others; "
+        "default: 2 for the full run if there are 2 CPUs, 1 with --quick)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -104,7 +114,18 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[validate] {msg}", file=sys.stderr, flush=True)
 
-    v = run_validation(quick=args.quick, progress=progress, only=only, figures=not args.no_figures)
+    jobs = args.jobs
+    if jobs is None:
+        jobs = 1 if args.quick else min(2, os.cpu_count() or 1)
+    if jobs < 1:
+        raise SpattenError(f"--jobs must be >= 1, got {jobs}")
+    v = run_validation(
+        quick=args.quick,
+        progress=progress,
+        only=only,
+        figures=not args.no_figures,
+        jobs=jobs,
+    )
     _write(out_dir / "validation.csv", output.rows_csv(v))
     _write(out_dir / "validation.json", output.rows_json(v) + "\n")
     written = [out_dir / "validation.csv", out_dir / "validation.json"]

@@ -156,15 +156,16 @@ class Context:
     cached_only: bool = False
     #: notes rows leave for each other (e.g. how a derived input was made)
     notes: dict[str, str] = field(default_factory=dict)
-    _scratch: Any = None
 
-    def scratch_dir(self) -> Path:
-        """A temporary folder of this run (derived inputs), removed with the context."""
-        if self._scratch is None:
-            import tempfile
+    def cache_state(self) -> tuple[dict, dict, dict]:
+        """The finished simulations (picklable): merged by :meth:`merge` in another context."""
+        return dict(self._sims), dict(self._labels), dict(self.notes)
 
-            self._scratch = tempfile.TemporaryDirectory(prefix="spatten-validate-")
-        return Path(self._scratch.name)
+    def merge(self, state: tuple[dict, dict, dict]) -> None:
+        sims, labels, notes = state
+        self._sims.update(sims)
+        self._labels.update(labels)
+        self.notes.update(notes)
 
     # ---- inputs -------------------------------------------------------------------------
     def traces(self) -> tuple[TraceInfo, ...]:

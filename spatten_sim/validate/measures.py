@@ -8,11 +8,12 @@ Simulations are cached in the context, so rows sharing a run simulate it once.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spatten_sim.validate.context import GPT2_MEDIUM_CSV, GPT2_SMALL_CSV, Context
+from spatten_sim.validate.context import GPT2_MEDIUM_CSV, GPT2_SMALL_CSV, Context, cache_dir
 
 
 @dataclass(frozen=True)
@@ -241,12 +242,16 @@ def restore_heads_csv(src: Path, dst: Path) -> tuple[int, int]:
 
 
 def _medium_hp_off(ctx: Context) -> tuple[Path, str]:
+    """The GPT-2-Medium CSV with its heads restored, in the user cache (deterministic content,
+    rewritten by every run, so parallel workers and the main process name the same file)."""
     src = _csv(ctx)
-    dst = ctx.scratch_dir() / "gpt2-medium-all-heads.csv"
-    if not dst.exists():
-        n, added = restore_heads_csv(src, dst)
+    dst = cache_dir() / "validate" / "gpt2-medium-all-heads.csv"
+    if "hp_off" not in ctx.notes:
+        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+        n, added = restore_heads_csv(src, tmp)
+        tmp.replace(dst)
         ctx.notes["hp_off"] = f"{added} head rows restored to the file's {n}"
-    return dst, ctx.notes.get("hp_off", "")
+    return dst, ctx.notes["hp_off"]
 
 
 def medium_latency_ms(ctx: Context, head_pruning: bool) -> Measured:

@@ -181,7 +181,7 @@ def _breakdown_rows() -> list[RowSpec]:
         )
     for source, label, quick in (
         ("trace", "decoder trace", False),
-        ("csv", "GPT-2-Medium CSV", True),
+        ("csv", "GPT-2-Medium CSV", False),
     ):
         rows.append(
             RowSpec(

@@ -101,18 +101,73 @@ def figure_data(ctx: Context) -> tuple[BreakdownData, SweepData, PowerData]:
     return breakdown, sweep_data, power
 
 
+def work_group(spec: RowSpec) -> int:
+    """0 for the rows that simulate the decoder trace (the heaviest runs), 1 for the others."""
+    k = spec.key
+    decoder = k.endswith((".trace", ".decoder")) or k in (
+        "throughput.decoder_trace",
+        "dram.lsb_refetch",
+    )
+    return 0 if decoder else 1
+
+
+def _print_progress(msg: str) -> None:
+    import sys
+
+    print(f"[validate] {msg}", file=sys.stderr, flush=True)
+
+
+def _warm(quick: bool, keys: tuple[str, ...], verbose: bool) -> tuple[dict, dict, dict]:
+    """Worker: measure ``keys`` in a fresh context and return its simulations."""
+    ctx = Context(quick=quick, progress=_print_progress if verbose else (lambda msg: None))
+    for spec in all_rows():
+        if spec.key in keys:
+            measure_row(spec, ctx)
+    return ctx.cache_state()
+
+
+def _warm_parallel(
+    ctx: Context, specs: list[RowSpec], jobs: int, verbose: bool, say: Callable[[str], None]
+) -> None:
+    """Run the simulations of ``specs`` in ``jobs`` processes (by :func:`work_group`) and merge
+    their caches into ``ctx``; the rows are then measured from the cache."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    groups: dict[int, list[str]] = {}
+    for spec in specs:
+        groups.setdefault(work_group(spec), []).append(spec.key)
+    if len(groups) < 2:
+        return
+    say(f"simulating in {min(jobs, len(groups))} processes")
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(groups)), mp_context=multiprocessing.get_context("spawn")
+    )
+    with pool:
+        futures = [pool.submit(_warm, ctx.quick, tuple(keys), verbose) for keys in groups.values()]
+        for f in futures:
+            ctx.merge(f.result())
+
+
 def run_validation(
     quick: bool = True,
     progress: Callable[[str], None] | None = None,
     only: Callable[[RowSpec], bool] | None = None,
     figures: bool = True,
+    jobs: int = 1,
 ) -> Validation:
     """Measure every row (``quick``: shipped traces and official CSVs only); ``only`` selects
-    rows, ``figures=False`` skips the simulations only the figures need."""
+    rows, ``figures=False`` skips the simulations only the figures need; ``jobs`` > 1 runs the
+    decoder-trace simulations and the others in parallel processes (same results)."""
     say = progress or (lambda msg: None)
     t0 = time.perf_counter()
     ctx = Context(quick=quick, progress=say)
     specs = [s for s in all_rows() if only is None or only(s)]
+    if jobs > 1:
+        todo = [s for s in specs if (s.quick or not quick) and not s.after_all]
+        if not quick and any(work_group(s) == 0 for s in todo):
+            ctx.decoder_trace()  # made once, before the workers look for it
+        _warm_parallel(ctx, todo, jobs, progress is not None, say)
     results: dict[str, RowResult] = {}
     for spec in sorted(specs, key=lambda s: s.after_all):
         if quick and not spec.quick:
@@ -122,7 +177,8 @@ def run_validation(
         results[spec.key] = measure_row(spec, ctx)
     rows = tuple(results[s.key] for s in specs)
     if figures:
-        ctx.cached_only = only is not None  # a partial run draws only what its rows ran
+        # a quick or partial run draws only what its rows ran
+        ctx.cached_only = quick or only is not None
         breakdown, sweep, power = figure_data(ctx)
     else:
         breakdown = BreakdownData(m.STEP_NAMES, PAPER_CUMULATIVE, None, None)
