@@ -72,7 +72,7 @@ from spatten_sim.algo.fidelity import (
     topk_overlap,
 )
 from spatten_sim.algo.quant import PARALLEL_MIN_ELEMENTS, QuantSpec, quantize, softmax_fixed
-from spatten_sim.algo.topk import topk_rows
+from spatten_sim.algo.topk import topk_rows_detail
 from spatten_sim.config import HwConfig
 from spatten_sim.trace import Trace
 from spatten_sim.workload import (
@@ -98,10 +98,16 @@ class _Engine:
     seed: int
 
     def rows(
-        self, values: np.ndarray, lengths: np.ndarray, ks: np.ndarray
+        self, values: np.ndarray, lengths: np.ndarray, ks: np.ndarray, streamed: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Batched engine: keep mask [rows, n] and cycles [rows]."""
-        return topk_rows(
+        """Batched engine: keep mask [rows, n] and cycles [rows].
+
+        ``streamed``: the engine sits on the softmax -> probxV stream (local-V top-k), so its
+        fill pass overlaps the softmax output coming in and its filter pass the kept ids going
+        out; only the quick-select rounds occupy it, as the official latency model counts
+        (docs/topk.md). Otherwise (token/head top-k over stored scores) fill + rounds + filter.
+        """
+        res = topk_rows_detail(
             values,
             lengths.astype(np.int64),
             ks.astype(np.int64),
@@ -110,6 +116,7 @@ class _Engine:
             round_overhead_cycles=self.overhead,
             parallel=values.size >= PARALLEL_MIN_ELEMENTS,  # identical results either way
         )
+        return res.keep_mask, (res.select_cycles if streamed else res.cycles)
 
     def one(self, values: np.ndarray, k: int) -> tuple[np.ndarray, int]:
         """One stream: kept positions (ascending) and cycles."""
@@ -128,6 +135,7 @@ class _Policy:
     head_ratios: tuple[float | None, ...]
     kv_group_pruning: bool
     local_v: float | None  #: keep ratio, None when off
+    local_v_in_summarization: bool
     q: QuantSpec
     k: QuantSpec
     v: QuantSpec
@@ -135,6 +143,12 @@ class _Policy:
     prog_in_summarization: bool
     threshold: float
     word_bits: int
+
+    def local_v_for(self, stage: str) -> float | None:
+        """Local-V keep ratio in ``stage`` (None: every visible V row is used)."""
+        if stage == "summarization" and not self.local_v_in_summarization:
+            return None
+        return self.local_v
 
     def progressive_for(self, stage: str) -> bool:
         return self.progressive and (stage == "generation" or self.prog_in_summarization)
@@ -164,6 +178,7 @@ def _policy(cfg: HwConfig, n_layers: int) -> _Policy:
         else (None,) * n_layers,
         kv_group_pruning=p.head_pruning_granularity == "kv_group",
         local_v=p.local_v_pruning.keep_ratio if p.local_v_pruning.enabled else None,
+        local_v_in_summarization=p.local_v_pruning.in_summarization,
         q=QuantSpec(qz.q_msb_bits, qz.q_lsb_bits),
         k=QuantSpec(qz.k_msb_bits, qz.k_lsb_bits),
         v=QuantSpec(qz.v_msb_bits, qz.v_lsb_bits),
@@ -213,6 +228,7 @@ def _attend_group(
     pol: _Policy,
     eng: _Engine,
     progressive: bool,
+    local_v: float | None,
     q_code: np.ndarray,  # int32 [b, nq, d]
     k_code: np.ndarray,  # int32 [nk, d]
     v_code: np.ndarray,  # int32 [nk, d]
@@ -251,10 +267,10 @@ def _attend_group(
     probs = probs.reshape(b, nq, nk)
 
     kpq_rows = lengths
-    if pol.local_v is not None:
-        ks = sched.keep_counts(kpq, pol.local_v)  # per query
+    if local_v is not None:
+        ks = sched.keep_counts(kpq, local_v)  # per query
         ks_rows = np.broadcast_to(ks[None, :], (b, nq)).reshape(-1)
-        keep2, cyc = eng.rows(probs.reshape(b * nq, nk), kpq_rows, ks_rows)
+        keep2, cyc = eng.rows(probs.reshape(b * nq, nk), kpq_rows, ks_rows, streamed=True)
         keep = keep2.reshape(b, nq, nk)
         v_kept = ks_rows.reshape(b, nq).astype(np.int32)
         topk_cycles = cyc.reshape(b, nq).astype(np.int64)
@@ -453,6 +469,7 @@ class _Builder:
                 pol,
                 self.eng,
                 progressive,
+                pol.local_v_for(stage),
                 q_code,
                 data.k_code[kv, key_ids],
                 data.v_code[kv, key_ids],

@@ -220,8 +220,10 @@ class Accelerator:
         self._layer_left: dict[int, int] = {}
         self._layer_done: dict[int, simpy.Event] = {}
         # GQA: K/V of a group fetched once; later heads of the group wait on these events
-        self._group_k: dict[tuple[int, int], list[simpy.Event]] = defaultdict(list)
-        self._group_v: dict[tuple[int, int], list[simpy.Event]] = defaultdict(list)
+        self._group_k: dict[tuple[int, int, int], list[simpy.Event]] = defaultdict(list)
+        self._group_v: dict[tuple[int, int, int], list[simpy.Event]] = defaultdict(list)
+        self._group_lsb: dict[tuple[int, int, int], list[simpy.Event]] = defaultdict(list)
+        self._group_rows: dict[tuple[int, int, int], np.ndarray] = {}
 
     # ------------------------------------------------------------------ helpers
     def _mark(self, unit: str, kind: str, start: int, end: int) -> None:
@@ -402,7 +404,10 @@ class Accelerator:
         req = self.head_slots.request()
         yield req
         ctx.slot, ctx.slot_res = req, self.head_slots
-        key = (hj.layer, hj.kv_head)
+        key = (hj.layer, hj.kv_head, hj.iteration)
+        if hj.k_msb_fetch.size or hj.v_fetch.size:
+            # the group's surviving rows (later heads of a GQA group have empty fetch lists)
+            self._group_rows[key] = np.union1d(hj.k_msb_fetch, hj.v_fetch)
         parts = [("q", hj.layer, hj.head, hj.q_fetch, hj.bits.q_msb)]
         own: list[simpy.Event] = []
         if not split:
@@ -427,7 +432,7 @@ class Accelerator:
         if prev_feeder is not None and not prev_feeder.processed:
             yield prev_feeder
         hj = ctx.hj
-        survivors = np.union1d(hj.k_msb_fetch, hj.v_fetch) if ctx.split else None
+        survivors = self._group_rows[(hj.layer, hj.kv_head, hj.iteration)] if ctx.split else None
         for qi in range(hj.n_queries):
             job = _Job(ctx, qi, li)
             if ctx.split:
@@ -529,12 +534,17 @@ class Accelerator:
             if job.requant:
                 hj = job.ctx.hj
                 ctx = job.ctx
+                gkey = (hj.layer, hj.kv_head, hj.iteration)
                 if ctx.lsb_event is None or hj.stage == "generation":
                     parts = [("k_lsb", hj.layer, hj.kv_head, hj.k_lsb_fetch, hj.bits.k_lsb)]
                     if hj.q_lsb_fetch.size:
                         parts.append(("q_lsb", hj.layer, hj.head, hj.q_lsb_fetch, hj.bits.q_lsb))
                     ctx.lsb_event = self._fetch(parts, job.layer_idx, _PRIO_URGENT)
-                yield from self._wait("progressive_decision", ctx.lsb_event)
+                    if hj.k_lsb_fetch.size:
+                        self._group_lsb[gkey].append(ctx.lsb_event)
+                # K LSBs fetched once per GQA group: later heads wait for the group's fetch too
+                ready = self._all([ctx.lsb_event, *self._group_lsb[gkey]])
+                yield from self._wait("progressive_decision", ready)
                 job.redo = True
                 self._seq += 1
                 t = self.env.now

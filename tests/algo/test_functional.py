@@ -30,7 +30,11 @@ HEAD = [
     "policy.head_pruning.start_keep_ratio=0.75",
     "policy.head_pruning.end_keep_ratio=0.5",
 ]
-LOCALV = ["policy.local_v_pruning.enabled=true", "policy.local_v_pruning.keep_ratio=0.25"]
+LOCALV = [
+    "policy.local_v_pruning.enabled=true",
+    "policy.local_v_pruning.keep_ratio=0.25",
+    "policy.local_v_pruning.in_summarization=true",
+]
 
 
 def prog(threshold: float, in_summ: bool = False) -> list[str]:
@@ -209,11 +213,42 @@ def test_kv_group_head_pruning_removes_whole_groups(dec):
     assert pruned_any
 
 
+def test_local_v_applies_in_summarization_only_when_asked(dec):
+    gen_only = build_workload(dec, cfg(LOCALV[:2]))
+    for h in gen_only.head_jobs():
+        if h.stage == "summarization":
+            assert np.array_equal(h.v_kept, h.keys_per_query)
+            assert not h.local_topk_cycles.any()
+        else:
+            assert np.array_equal(h.v_kept, np.ceil(h.keys_per_query * 0.25 - 1e-9).astype(int))
+
+
+def test_local_v_engine_charges_the_official_select_cycles():
+    from spatten_sim.algo.functional import _Engine
+    from spatten_sim.algo.topk import topk_rows_detail
+
+    rng = np.random.default_rng(3)
+    vals = rng.random((5, 300)).astype(np.float32)
+    lengths = np.array([300, 250, 200, 120, 17])
+    ks = np.array([75, 60, 50, 30, 5])
+    eng = _Engine(comparators=16, overhead=3, seed=0)
+    ref = topk_rows_detail(vals, lengths, ks, comparators=16, seed=0, round_overhead_cycles=3)
+    keep_s, streamed = eng.rows(vals, lengths, ks, streamed=True)
+    keep_f, full = eng.rows(vals, lengths, ks)
+    assert np.array_equal(keep_s, ref.keep_mask) and np.array_equal(keep_f, ref.keep_mask)
+    # on the softmax -> probxV stream only the rounds occupy the engine (official model);
+    # a standalone token/head top-k also pays the fill and filter passes
+    assert np.array_equal(streamed, ref.select_cycles)
+    assert np.array_equal(full, ref.fill_cycles + ref.select_cycles + ref.filter_cycles)
+
+
 def test_local_v_alone_keeps_the_ratio(dec):
     wl = build_workload(dec, cfg(LOCALV))
     for h in wl.head_jobs():
         assert np.array_equal(h.v_kept, np.ceil(h.keys_per_query * 0.25 - 1e-9).astype(int))
-        assert np.all(h.local_topk_cycles > 0)
+        drops = h.v_kept < h.keys_per_query  # k >= n runs no quick-select round
+        assert np.all(h.local_topk_cycles[drops] > 0)
+        assert not h.local_topk_cycles[~drops].any()
         if h.stage == "generation":
             # V rows fetched for the group are those kept, each once
             assert h.v_fetch.size <= h.n_keys

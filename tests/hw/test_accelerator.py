@@ -137,3 +137,12 @@ def test_token_topk_runs_before_each_layer(make_dense_workload):
     b = _run(cfg, make_dense_workload(tokens=64, token_topk_cycles=500))
     assert b.busy_cycles["topk_token_head"] == 500 * 2
     assert b.cycles >= a.cycles + 1000
+
+
+def test_split_gqa_heads_all_stream_their_keys(make_dense_workload):
+    small = _cfg("buffers.key_sram_bytes=4096", "buffers.value_sram_bytes=4096")
+    mha = _run(small, make_dense_workload(n_layers=1, n_heads=2, tokens=128))
+    gqa = _run(small, make_dense_workload(n_layers=1, n_heads=2, n_kv_heads=1, tokens=128))
+    assert gqa.heads_split == mha.heads_split == 2
+    # every split head streams its keys per query, whether or not it fetched the group's K/V
+    assert gqa.bytes_by_stream["k_msb"] == mha.bytes_by_stream["k_msb"]
