@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,12 +43,13 @@ class Sweep:
     points: int  #: points of the space
 
 
-#: derived metrics: name -> (axis label with unit, function of a flat row)
+#: derived metrics: name -> (axis label with unit, function of a flat row); the panel title is
+#: the label without its unit
 METRICS: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
     "latency_us": ("latency (µs)", lambda r: r["seconds"] * 1e6),
     "energy_uj": ("energy (µJ)", lambda r: r["energy_pj.total"] / 1e6),
     "fidelity_error": (
-        "attention output error (relative, mean)",
+        "fidelity error (attention output, relative, mean)",
         lambda r: r.get("fidelity.output_rel_error_mean"),
     ),
     "dram_mb": ("DRAM read (MB)", lambda r: r["dram.bytes_read"] / 1e6),
@@ -82,10 +83,19 @@ def metric_label(name: str) -> str:
     return name
 
 
-def short_key(key: str) -> str:
-    """The last component(s) of a key path, enough to read: ``topk.comparators``."""
+def metric_title(name: str) -> str:
+    """A short name of a metric for a panel title: its label up to the unit or the detail."""
+    return metric_label(name).split(" (")[0]
+
+
+def short_key(key: str, among: Sequence[str] = ()) -> str:
+    """The last component of a key path (``topk.comparators`` -> ``comparators``), or the last two
+    when another key of ``among`` ends the same way (``key_sram_bytes`` stays distinct)."""
     parts = key.split(".")
-    return ".".join(parts[-2:]) if len(parts) > 1 else key
+    last = parts[-1]
+    if any(k != key and k.split(".")[-1] == last for k in among):
+        return ".".join(parts[-2:])
+    return last
 
 
 def _row_of(config: dict, report: dict) -> dict[str, Any]:
@@ -134,7 +144,7 @@ def load_sweep(path: str | Path) -> Sweep:
     runs = []
     for row, rec in recs:
         values = tuple((k, v) for k, v in rec.get("values", []))
-        shown = [f"{short_key(k)}={v}" for k, v in values if len(seen[k]) > 1]
+        shown = [f"{short_key(k, list(seen))}={v}" for k, v in values if len(seen[k]) > 1]
         runs.append(Run(", ".join(shown) or row["trace"], row["trace"], row, rec["report"], values))
     return Sweep(
         man.get("name", p.name),

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from spatten_sim.errors import SpattenError
-from spatten_sim.plots.data import Run, metric, metric_label, short_key
+from spatten_sim.plots.data import Run, metric, metric_label, metric_title, short_key
 from spatten_sim.plots.style import (
     MARKERS,
     STALL_COLOR,
@@ -31,7 +31,8 @@ from spatten_sim.plots.style import (
 
 
 def _series_name(run: Run, skip: Sequence[str]) -> str:
-    others = [f"{short_key(k)}={v}" for k, v in run.values if k not in skip]
+    keys = [k for k, _ in run.values]
+    others = [f"{short_key(k, keys)}={v}" for k, v in run.values if k not in skip]
     return " | ".join([run.trace, *others])
 
 
@@ -84,13 +85,13 @@ def metric_vs_axis(
             ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], label=name)
         if log_x:
             ax.set_xscale("log", base=2)
-            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.xaxis.set_minor_formatter(NullFormatter())
         if _spans_decades(ys_all):
             ax.set_yscale("log")
-        ax.set_xlabel(" = ".join([axis, *(short_key(k) for k in zipped if k != axis)]))
+        ax.set_xlabel(" = ".join([axis, *(k for k in zipped if k != axis)]))
         ax.set_ylabel(metric_label(m))
-        ax.set_title(f"{metric_label(m).split(' (')[0]} vs {short_key(axis)}")
+        ax.set_title(f"{metric_title(m)} vs {short_key(axis)}")
         ax.grid(True, alpha=0.3)
     if len(groups) > 1:
         axs[0].legend(fontsize=7)
@@ -304,10 +305,13 @@ def roofline(runs: Sequence[Run]) -> Figure:
         lo = min(lo, peak / bw / 8)
         hi = max(hi, peak / bw * 8)
     xs = np.logspace(np.log10(lo), np.log10(hi), 200)
-    for i, ((peak, bw), _rs) in enumerate(roofs.items()):
+    # roofs from light to dark grey by bandwidth, each with its own dash pattern
+    ordered = sorted(roofs, key=lambda pb: (pb[1], pb[0]))
+    for i, (peak, bw) in enumerate(ordered):
+        shade = 0.75 - 0.75 * (i / max(1, len(ordered) - 1)) if len(ordered) > 1 else 0.0
         ax.plot(
-            xs, np.minimum(peak, bw * xs), color="black", lw=1.4, ls=["-", "--", ":", "-."][i % 4],
-            label=f"roof: {peak / 1000:g} TOP/s, {bw:g} GB/s",
+            xs, np.minimum(peak, bw * xs), color=str(round(shade, 3)), lw=1.4,
+            ls=["-", "--", ":", "-."][i % 4], label=f"roof: {peak / 1000:g} TOP/s, {bw:g} GB/s",
         )  # fmt: skip
     traces = list(dict.fromkeys(r.trace for r in runs))
     for r, oi in zip(runs, ois, strict=True):

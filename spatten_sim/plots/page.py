@@ -105,7 +105,7 @@ def sweep_page(results: str | Path, fig_dir: Path) -> Page:
     sw = pdata.load_sweep(results)
     man = read_manifest(results)
     axes = list(sw.axes)
-    head = ("trace", *(pdata.short_key(a) for a in axes))
+    head = ("trace", *(pdata.short_key(a, axes) for a in axes))
     head += ("latency (µs)", "energy (µJ)", "DRAM read (MB)", "fidelity error")
     rows: list[tuple[str, ...]] = [head]
     for r in sw.runs:

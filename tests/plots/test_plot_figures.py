@@ -18,12 +18,12 @@ def test_metric_vs_axis_series_and_values(sweep_dir, tmp_path):
     d = figure_data(fig)["axes"]
     assert [a["ylabel"] for a in d] == ["latency (µs)", "energy (µJ)"]
     assert all(a["xlabel"] == "memory.channels" for a in d)
-    assert d[0]["title"] == "latency vs memory.channels"
+    assert d[0]["title"] == "latency vs channels"
     # one line per other-axis value (keep ratio); keys with one value are not named
     lines = fig.axes[0].get_lines()
     assert [(ln.get_label(), len(ln.get_xdata())) for ln in lines] == [
-        ("minilm-sst-25.npz | token_pruning.end_keep_ratio=0.2", 2),
-        ("minilm-sst-25.npz | token_pruning.end_keep_ratio=0.8", 2),
+        ("minilm-sst-25.npz | end_keep_ratio=0.2", 2),
+        ("minilm-sst-25.npz | end_keep_ratio=0.8", 2),
     ]  # fmt: skip
     want = sorted(
         (r.row["cfg.memory.channels"], r.row["seconds"] * 1e6)
@@ -66,7 +66,7 @@ def test_pareto_figure(sweep_dir):
     fig = figures.pareto(sw.runs)
     ax_e, ax_f = fig.axes[:2]
     assert ax_e.get_xlabel() == "latency (µs)" and ax_e.get_ylabel() == "energy (µJ)"
-    assert ax_f.get_ylabel() == "attention output error (relative, mean)"
+    assert ax_f.get_ylabel() == "fidelity error (attention output, relative, mean)"
     assert len(ax_e.collections[0].get_offsets()) == 4
     assert len(fig.axes) == 3  # the colour bar
     edges = ax_e.collections[0].get_edgecolors()
