@@ -474,8 +474,42 @@ class Accelerator:
             job.k_ready = self._all([ev, *self._group_k[key]])
             if qi == 0 and hj.k_msb_fetch.size:
                 self._group_k[key].append(ev)
+            if (
+                qi == 0
+                and not hj.local_topk_cycles.any()
+                and np.array_equal(hj.v_kept, hj.keys_per_query)
+            ):
+                # no local-V pruning: the V rows do not depend on the probabilities, so they
+                # are fetched with K instead of after the top-k
+                yield from self._fetch_v(job, None)
             self._seq += 1
             yield self.qxk_in.put((1, self._seq, job))
+
+    def _fetch_v(self, job: _Job, unit: str | None):
+        """Generation: allocate V buffer space and fetch the V rows of ``job``'s head (once per
+        GQA group: later heads also wait for the group's earlier V fetches). ``unit`` is charged
+        the stall while the V buffer is full (None: the sequencer, which is not a unit)."""
+        hj = job.ctx.hj
+        key = (hj.layer, hj.kv_head, hj.iteration)
+        vbytes = min(
+            self.cfg.buffers.value_sram_bytes,
+            hj.v_fetch.size * hj.head_dim * self.cfg.buffers.word_bits // 8,
+        )
+        if vbytes:
+            t = self.env.now
+            yield self.vbuf.get(vbytes)
+            if unit is not None:
+                self._mark(unit, "stall", t, self.env.now)
+            job.vbuf = vbytes
+        parts = [("v", hj.layer, hj.kv_head, hj.v_fetch, hj.bits.v_msb)]
+        if hj.v_lsb_fetch.size:
+            parts.append(("v_lsb", hj.layer, hj.kv_head, hj.v_lsb_fetch, hj.bits.v_lsb))
+        prio = _PRIO_PREFETCH if unit is None else _PRIO_URGENT
+        ev = self._fetch(parts, job.layer_idx, prio)
+        self._sram_write("value_sram", hj.v_fetch.size)
+        job.v_ready = self._all([ev, *self._group_v[key]]) or ev
+        if hj.v_fetch.size:
+            self._group_v[key].append(ev)
 
     # ------------------------------------------------------------------ datapath units
     def _qxk(self):
@@ -569,25 +603,8 @@ class Accelerator:
                 self._mark("topk_local_v", "busy", self.env.now - c, self.env.now)
                 self._count_topk("topk_local_v", c)
             hj = job.ctx.hj
-            if hj.stage == "generation" and job.qi == 0:
-                key = (hj.layer, hj.kv_head, hj.iteration)
-                vbytes = min(
-                    self.cfg.buffers.value_sram_bytes,
-                    hj.v_fetch.size * hj.head_dim * self.cfg.buffers.word_bits // 8,
-                )
-                if vbytes:
-                    t = self.env.now
-                    yield self.vbuf.get(vbytes)
-                    self._mark("topk_local_v", "stall", t, self.env.now)
-                    job.vbuf = vbytes
-                parts = [("v", hj.layer, hj.kv_head, hj.v_fetch, hj.bits.v_msb)]
-                if hj.v_lsb_fetch.size:
-                    parts.append(("v_lsb", hj.layer, hj.kv_head, hj.v_lsb_fetch, hj.bits.v_lsb))
-                ev = self._fetch(parts, job.layer_idx, _PRIO_URGENT)
-                self._sram_write("value_sram", hj.v_fetch.size)
-                job.v_ready = self._all([ev, *self._group_v[key]])
-                if hj.v_fetch.size:
-                    self._group_v[key].append(ev)
+            if hj.stage == "generation" and job.qi == 0 and job.v_ready is None:
+                yield from self._fetch_v(job, "topk_local_v")
             yield from self._deliver("topk_local_v", self.pv_in, job, 0, max(1, c))
 
     def _probxv(self):
