@@ -50,6 +50,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--markdown", metavar="PATH", help="also write the table as Markdown to PATH")
     p.add_argument(
+        "--update-doc",
+        metavar="DOC",
+        help="replace the table of this mode (quick/full) between its markers in DOC "
+        "(docs/validation.md)",
+    )
+    p.add_argument(
         "--only",
         metavar="PATTERN",
         action="append",
@@ -139,6 +145,14 @@ def run(args: argparse.Namespace) -> int:
     if args.markdown:
         _write(Path(args.markdown), output.rows_markdown(v))
         written.append(Path(args.markdown))
+    if args.update_doc:
+        doc = Path(args.update_doc)
+        try:
+            text = output.embed_markdown(doc.read_text(), v)
+        except (OSError, ValueError) as exc:
+            raise SpattenError(f"--update-doc {doc}: {exc}") from None
+        _write(doc, text)
+        written.append(doc)
     if args.json and not to_stdout:
         _write(Path(args.json), output.rows_json(v) + "\n")
         written.append(Path(args.json))

@@ -110,3 +110,37 @@ def rows_markdown(v: Validation) -> str:
     out.append("")
     out.append(summary_line(v))
     return "\n".join(out) + "\n"
+
+
+def doc_markers(mode: str) -> tuple[str, str]:
+    """The comment lines that delimit the ``mode`` table in docs/validation.md."""
+    return f"<!-- validate:{mode}:begin -->", f"<!-- validate:{mode}:end -->"
+
+
+def embed_markdown(doc: str, v: Validation) -> str:
+    """``doc`` with the table between the markers of ``v.mode`` replaced by ``v``'s table.
+
+    Raises ValueError when the markers are missing.
+    """
+    begin, end = doc_markers(v.mode)
+    i, j = doc.find(begin), doc.find(end)
+    if i < 0 or j < i:
+        raise ValueError(f"markers {begin} ... {end} not found")
+    return doc[: i + len(begin)] + "\n" + rows_markdown(v) + doc[j:]
+
+
+def parse_markdown_rows(doc: str, mode: str) -> list[dict[str, str]]:
+    """The rows of the ``mode`` table embedded in ``doc`` (cells by column name)."""
+    begin, end = doc_markers(mode)
+    i, j = doc.find(begin), doc.find(end)
+    if i < 0 or j < i:
+        return []
+    lines = [ln for ln in doc[i + len(begin) : j].splitlines() if ln.startswith("| ")]
+    if not lines:
+        return []
+    head = [c.strip() for c in lines[0].strip("|").split(" | ")]
+    rows = []
+    for ln in lines[1:]:
+        cells = [c.strip() for c in ln.strip().strip("|").split(" | ")]
+        rows.append(dict(zip(head, cells, strict=False)))
+    return rows

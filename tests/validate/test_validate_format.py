@@ -123,3 +123,16 @@ def test_markdown_escapes_and_marks_failures() -> None:
 )
 def test_fmt(value: float | None, text: str) -> None:
     assert output.fmt(value) == text
+
+
+def test_embed_and_parse_markdown() -> None:
+    v = _validation()
+    begin, end = output.doc_markers("quick")
+    doc = f"# title\n\n{begin}\nold table\n{end}\n\nafter\n"
+    new = output.embed_markdown(doc, v)
+    assert "old table" not in new and new.endswith(f"{end}\n\nafter\n")
+    rows = output.parse_markdown_rows(new, "quick")
+    assert [r["verdict"] for r in rows] == ["pass", "**fail**", "info"]
+    assert rows[0]["ours"] == "2" and rows[0]["paper"] == "2.13"
+    with pytest.raises(ValueError, match="markers"):
+        output.embed_markdown("no markers", v)
