@@ -12,7 +12,13 @@ from typing import Any, TextIO
 
 from spatten_sim.errors import SpattenError
 from spatten_sim.sweep.executors import Executor, make_executor
-from spatten_sim.sweep.points import Expansion, Point, expand, resolve_inputs
+from spatten_sim.sweep.points import (
+    Expansion,
+    Point,
+    expand,
+    resolve_inputs,
+    simulator_fingerprint,
+)
 from spatten_sim.sweep.progress import Progress, fmt_duration
 from spatten_sim.sweep.runner import PointOutcome, PointTask, functional_key, run_point
 from spatten_sim.sweep.space import Recipe, Space, load_space
@@ -91,6 +97,7 @@ def manifest_of(space: Space, exp: Expansion, inputs: list[Path]) -> dict[str, A
         "axis_groups": [list(a.keys) for a in space.axes],
         "constraints": list(space.constraints),
         "excluded": exp.excluded,
+        "simulator": simulator_fingerprint(),
         "inputs": [str(p) for p in inputs],
         "points": [
             {
@@ -171,8 +178,9 @@ def run_sweep(
     runnable = [p for p in todo if p.config is not None]
     # neighbouring tasks that share a functional configuration reuse one workload
     runnable.sort(key=lambda p: (p.input_path, functional_key(p.config or {})))
+    sim = simulator_fingerprint()
     tasks = [
-        PointTask(p.point_id, p.config or {}, p.input_path, p.input_sha256, reuse_workload)
+        PointTask(p.point_id, p.config or {}, p.input_path, p.input_sha256, reuse_workload, sim)
         for p in runnable
     ]
     bar = Progress(len(todo), skipped=skipped, stream=stream, enabled=show_progress)

@@ -1,13 +1,15 @@
 """Expanding a space into points, each keyed by a content hash.
 
 A point is one (resolved configuration, input) pair. Its id is a hash of the resolved
-configuration, the input file's content hash (SHA-256) and the simulator version: the same
-configuration on the same data always has the same id, wherever the files live and whatever the
-order of the axes, so a re-run recognises work already done.
+configuration, the input file's content hash (SHA-256) and a fingerprint of the simulator's code:
+the same configuration on the same data with the same simulator always has the same id, wherever
+the files live and whatever the order of the axes, so a re-run recognises work already done, and
+never mistakes the results of an older simulator for current ones.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -60,12 +62,38 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
 
 
-def point_id(config: dict, input_sha256: str) -> str:
-    """The id of a point: hash of the resolved configuration, the input's content and the
-    simulator version (a new simulator version never reuses old results)."""
-    from spatten_sim import __version__
+#: package folders that do not change a simulation's result (the sweep machinery, figures, CLI)
+_NOT_MODEL = ("sweep", "plots", "cli", "extract", "validate")
 
-    doc = {"config": config, "input_sha256": input_sha256, "simulator": __version__}
+
+@functools.lru_cache(maxsize=1)
+def simulator_fingerprint() -> str:
+    """Hash of the simulator's code and data files (``spatten_sim/**/*.py`` and the shipped
+    ``data/`` tables, without the sweep, plotting, CLI, extraction and validation packages) and its
+    version: results of another simulator never count as done."""
+    import spatten_sim
+
+    root = Path(spatten_sim.__file__).resolve().parent
+    h = hashlib.sha256(spatten_sim.__version__.encode())
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix in (".py", ".yaml", ".yml", ".json", ".csv")
+        and p.is_file()
+        and p.relative_to(root).parts[0] not in _NOT_MODEL
+        and "__pycache__" not in p.parts
+    )
+    for p in files:
+        h.update(p.relative_to(root).as_posix().encode() + b"\0")
+        h.update(p.read_bytes())
+    return h.hexdigest()[:ID_LENGTH]
+
+
+def point_id(config: dict, input_sha256: str, simulator: str | None = None) -> str:
+    """The id of a point: hash of the resolved configuration, the input's content and the
+    simulator (:func:`simulator_fingerprint`: another simulator never reuses old results)."""
+    sim = simulator if simulator is not None else simulator_fingerprint()
+    doc = {"config": config, "input_sha256": input_sha256, "simulator": sim}
     return hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:ID_LENGTH]
 
 

@@ -37,6 +37,7 @@ class PointTask:
     input_path: str
     input_sha256: str
     reuse_workload: bool = True
+    simulator: str = ""  #: the client's simulator fingerprint; a worker with other code refuses
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,14 @@ def run_point(task: PointTask) -> PointOutcome:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     reused = False
     try:
+        from spatten_sim.sweep.points import simulator_fingerprint
+
+        if task.simulator and task.simulator != simulator_fingerprint():
+            raise SpattenError(
+                f"worker {worker} runs another spatten-sim (code fingerprint "
+                f"{simulator_fingerprint()}, the sweep's is {task.simulator}): install the same "
+                "version on every worker"
+            )
         cfg = config_from_dict(task.config)
         wl = None
         if task.reuse_workload and Path(task.input_path).suffix == ".npz":

@@ -29,7 +29,8 @@ def test_local_cluster_equals_local_executor(write_space, tmp_path):
 def test_worker_killed_mid_sweep_loses_and_duplicates_nothing(write_space, tmp_path):
     from spatten_sim.sweep.executors import DaskExecutor
 
-    sp = write_space({"axes": {"topk.comparators": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32]}})
+    values = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64]
+    sp = write_space({"axes": {"topk.comparators": values}})
     ex = DaskExecutor("local", 2)
     try:
         pids = ex.client.run(os.getpid)  # worker address -> process id
@@ -50,11 +51,13 @@ def test_worker_killed_mid_sweep_loses_and_duplicates_nothing(write_space, tmp_p
         assert not th.is_alive()
     finally:
         ex.close()
-    assert done_at_kill < 10, "the worker should be killed halfway through"
+    n = len(values)
+    assert done_at_kill < n, "the worker should be killed halfway through"
     s = result["summary"]
-    assert (s.points, s.ok, s.failed, s.remaining) == (10, 10, 0, 0)
+    assert (s.points, s.ok, s.failed, s.remaining) == (n, n, 0, 0)
     rows = read_table(tmp_path / "dask")
-    assert len(rows) == 10 and len({r["point_id"] for r in rows}) == 10
+    assert len(rows) == n and len({r["point_id"] for r in rows}) == n
+    assert [r["cfg.topk.comparators"] for r in rows] == values
     run_sweep(sp, tmp_path / "local", jobs=1, show_progress=False)
     assert (tmp_path / "local" / "results.csv").read_text() == (
         tmp_path / "dask" / "results.csv"

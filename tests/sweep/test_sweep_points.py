@@ -74,3 +74,16 @@ def test_invalid_configuration_becomes_a_failed_point(write_space):
     assert pts[0].config is not None and pts[0].error is None
     assert pts[1].config is None
     assert pts[1].error.startswith("ConfigError: policy.quantization.k_msb_bits:")
+
+
+def test_simulator_fingerprint_is_part_of_the_id_and_checked_by_workers():
+    from spatten_sim.sweep.points import simulator_fingerprint
+    from spatten_sim.sweep.runner import PointTask, run_point
+
+    cfg = load_config("spatten").to_dict()
+    sha = file_sha256(TRACE)
+    assert point_id(cfg, sha) == point_id(cfg, sha, simulator_fingerprint())
+    assert point_id(cfg, sha, "0" * 16) != point_id(cfg, sha)
+    out = run_point(PointTask("p", cfg, str(TRACE), sha, simulator="0" * 16))
+    assert not out.ok and "runs another spatten-sim (code fingerprint" in out.error
+    assert "0" * 16 in out.error and out.report is None
