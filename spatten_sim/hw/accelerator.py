@@ -27,8 +27,10 @@ Modelling choices (also in README "What is modelled"):
 * Generation: up to ``fetcher.max_in_flight_requests`` query-head requests are in flight; each
   allocates K buffer bytes before its fetch is issued (released after the progressive decision)
   and V buffer bytes before its V fetch (released after probxV).
-* LSB re-fetch: the decision unit issues the LSB fetch and sends the query back to QxK (ahead of
-  new queries) and softmax; meanwhile nothing leaves the decision unit, so probxV waits.
+* LSB re-fetch: the decision unit issues the LSB fetch as soon as a query misses the threshold;
+  when the LSBs arrive the query goes back through QxK (ahead of new queries) and softmax.
+  Queries leave the decision stage in order, so probxV waits for the recomputation; later
+  queries keep flowing through QxK and softmax and issue their own re-fetches meanwhile.
 * Between units a store holds ``max(1, fifo_depth // keys)`` query jobs (``keys`` = the longest
   query of the workload): with 128-entry FIFOs and contexts >= 128 tokens that is one job.
   A unit hands a finished job to the next unit after its pipeline depth; while the previous
@@ -129,6 +131,7 @@ class _Job:
         "n_keys",
         "qi",
         "redo",
+        "redo_done",
         "requant",
         "slot",
         "topk_cycles",
@@ -147,6 +150,7 @@ class _Job:
         self.v_rows = int(hj.v_kept[qi])
         self.topk_cycles = int(hj.local_topk_cycles[qi])
         self.redo = False
+        self.redo_done: simpy.Event | None = None
         self.k_ready: simpy.Event | None = None
         self.v_ready: simpy.Event | None = None
         self.kbuf = 0
@@ -200,7 +204,7 @@ class Accelerator:
         self.qxk_in = simpy.PriorityStore(env, capacity=max(2, jobs_per_fifo))
         self.sm_in = simpy.Store(env, capacity=jobs_per_fifo)
         self.dec_in = simpy.Store(env)  # the decision unit never back-pressures (1 cycle/job)
-        self.redo_ret = simpy.Store(env)
+        self.commit_q = simpy.Store(env)  # decided queries, in order
         self._acc_free = 0
         self.topk_in = simpy.Store(env, capacity=max(1, cfg.topk.fifo_depth // max(1, max_keys)))
         self.pv_in = simpy.Store(env, capacity=jobs_per_fifo)
@@ -542,12 +546,20 @@ class Accelerator:
             self._count("softmax", "fp_adds", 6 * n)
             self._count("softmax", "fp_divs", n)
             self._count("softmax", "fifo_accesses", 2 * n)
-            out = self.redo_ret if job.redo else self.dec_in
-            if not job.redo:
+            if job.redo:
+                yield from self._deliver(
+                    "softmax",
+                    None,
+                    job,
+                    svc.latency - svc.occupancy,
+                    svc.occupancy,
+                    after=lambda j: j.redo_done.succeed(),
+                )
+            else:
                 self._accumulate(job.n_keys)
-            yield from self._deliver(
-                "softmax", out, job, svc.latency - svc.occupancy, svc.occupancy
-            )
+                yield from self._deliver(
+                    "softmax", self.dec_in, job, svc.latency - svc.occupancy, svc.occupancy
+                )
 
     def _accumulate(self, n_keys: int) -> None:
         """Importance accumulators: add a query's probabilities to the token scores at the
@@ -560,6 +572,10 @@ class Accelerator:
         self._count("importance_accumulators", "adds", n_keys)
 
     def _decision(self):
+        """The progressive-quantization decision at the softmax output: one compare per query.
+        On a miss the LSB fetch is issued at once and the query goes back through QxK and
+        softmax when its LSBs arrive (:meth:`_redo`); later misses issue their fetches without
+        waiting, and :meth:`_commit` hands queries on to the top-k unit in order."""
         while True:
             job = yield self.dec_in.get()
             yield self.env.timeout(1)
@@ -578,15 +594,28 @@ class Accelerator:
                         self._group_lsb[gkey].append(ctx.lsb_event)
                 # K LSBs fetched once per GQA group: later heads wait for the group's fetch too
                 ready = self._all([ctx.lsb_event, *self._group_lsb[gkey]])
-                yield from self._wait("progressive_decision", ready)
-                job.redo = True
-                self._seq += 1
-                t = self.env.now
-                yield self.qxk_in.put((0, self._seq, job))
-                job = yield self.redo_ret.get()
-                self._mark("progressive_decision", "stall", t, self.env.now)
+                job.redo_done = self.env.event()
+                self.env.process(self._redo(job, ready))
+            self.commit_q.put(job)
+
+    def _redo(self, job: _Job, lsb_ready: simpy.Event | None):
+        """Recompute a query with MSB+LSB words: back through QxK (ahead of new queries) and
+        softmax once its LSBs are on chip; softmax signals ``job.redo_done``."""
+        if lsb_ready is not None and not lsb_ready.processed:
+            yield lsb_ready
+        job.redo = True
+        self._seq += 1
+        yield self.qxk_in.put((0, self._seq, job))
+
+    def _commit(self):
+        """In-order hand-off to the local-V top-k: a query whose LSBs were re-fetched holds up
+        the queries behind it (and so probxV) until its recomputation is done."""
+        while True:
+            job = yield self.commit_q.get()
+            if job.redo_done is not None:
+                yield from self._wait("progressive_decision", job.redo_done)
                 job.redo = False
-                yield self.env.timeout(1)
+                yield self.env.timeout(1)  # the second decision, on the recomputed probabilities
                 self._mark("progressive_decision", "busy", self.env.now - 1, self.env.now)
                 self._count("progressive_decision", "comparisons", job.n_keys)
             if job.kbuf:
@@ -651,6 +680,7 @@ class Accelerator:
             self._qxk,
             self._softmax,
             self._decision,
+            self._commit,
             self._topk_local_v,
             self._probxv,
         ):
