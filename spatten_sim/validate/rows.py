@@ -164,7 +164,6 @@ def _breakdown_rows() -> list[RowSpec]:
                 paper,
                 partial(m.breakdown_gain, step=step, source="trace"),
                 OWN_TRACES,
-                quick=False,
             )
         )
         rows.append(
@@ -180,7 +179,7 @@ def _breakdown_rows() -> list[RowSpec]:
             )
         )
     for source, label, quick in (
-        ("trace", "decoder trace", False),
+        ("trace", "decoder trace", True),
         ("csv", "GPT-2-Medium CSV", False),
     ):
         rows.append(
@@ -297,7 +296,6 @@ def _throughput_rows() -> list[RowSpec]:
             0.43,
             m.trace_generation_tflops,
             OWN_TRACES,
-            quick=False,
         ),
         RowSpec(
             "throughput.one_eighth_gops",
@@ -350,7 +348,6 @@ def _dram_rows() -> list[RowSpec]:
                 paper_dec,
                 partial(m.dram_factor, factor=factor, which="decoders"),
                 OWN_TRACES,
-                quick=False,
                 source="[P] GPT-2 average" if factor == "token" else "[P] 30-benchmark average",
             )
         )
@@ -363,7 +360,6 @@ def _dram_rows() -> list[RowSpec]:
             5.9,
             m.lsb_refetch_fraction,
             RARE_RATE,
-            quick=False,
         ),
         RowSpec(
             "dram.lsb_refetch_csv",

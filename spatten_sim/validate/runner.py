@@ -51,6 +51,13 @@ class Validation:
     power: PowerData
     wall_seconds: float
 
+    def row(self, key: str) -> RowResult:
+        """The row with this key (KeyError if this run has none)."""
+        for r in self.rows:
+            if r.key == key:
+                return r
+        raise KeyError(key)
+
 
 #: the paper's cumulative GPT-2 speedups over the dedicated datapath (x1.1, x1.1, x3, x2.8)
 PAPER_CUMULATIVE = (1.0, 1.1, 1.1 * 1.1, 1.1 * 1.1 * 3.0, 1.1 * 1.1 * 3.0 * 2.8)

@@ -5,15 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from spatten_sim.validate.rows import RowResult
 from spatten_sim.validate.runner import Validation, run_validation
-
-
-def find_row(v: Validation, key: str) -> RowResult:
-    for r in v.rows:
-        if r.key == key:
-            return r
-    raise KeyError(key)
 
 
 @pytest.fixture(scope="session")

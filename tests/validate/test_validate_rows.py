@@ -1,0 +1,132 @@
+"""One test per row, against its tolerance or, for a row failing it today, its documented known
+state (docs/validation.md, "Known state"): ``pass``; for a failing row, the band its ratio
+(ours / paper) is in now; for an info row with a value, the band of that value. A change that moves
+a row out of its entry fails CI: either it broke the agreement, or docs/validation.md and this
+table must be updated with the reason. Quick-run rows run in the fast suite, the full run's in the
+slow one."""
+
+from __future__ import annotations
+
+import pytest
+
+from spatten_sim.validate.rows import RowResult, all_rows
+from spatten_sim.validate.runner import Validation
+
+PASS = ("pass",)
+
+
+def fail(lo: float, hi: float) -> tuple[str, float, float]:
+    """A failing row whose ratio is known to lie in [lo, hi]."""
+    return ("fail", lo, hi)
+
+
+def info(lo: float, hi: float) -> tuple[str, float, float]:
+    """An info row whose value (ours) lies in [lo, hi]."""
+    return ("info", lo, hi)
+
+
+#: rows of both runs (the same inputs in quick and full)
+COMMON = {
+    "bound.all_runs": PASS,
+    "throughput.encoders": PASS,
+    "throughput.gpt2_small_csv": fail(2.2, 3.3),
+    "throughput.one_eighth_gops": PASS,
+    "throughput.one_eighth_gopj": fail(1.6, 2.4),
+    "dram.token.encoders": PASS,
+    "dram.head.encoders": PASS,
+    "dram.quant.encoders": PASS,
+    "dram.overall.encoders": fail(0.5, 0.667),
+    "dram.lsb_refetch_csv": info(6.95, 7.05),  # the replay reproduces the file's if_requant
+    "power.op.total": PASS,
+    "power.op.logic": PASS,
+    "power.op.sram": PASS,
+    "power.op.dram": PASS,
+    "power.op.topk_share": fail(0.25, 0.4),
+    "power.bert.total": fail(0.25, 0.42),
+    "power.bert.logic": PASS,
+    "power.bert.sram": PASS,
+    "power.bert.dram": fail(0.12, 0.22),
+    "power.bert.topk_share": fail(0.0005, 0.01),
+    "power.gpt2.total": fail(0.45, 0.62),
+    "power.gpt2.logic": fail(0.22, 0.35),
+    "power.gpt2.sram": fail(0.2, 0.3),
+    "power.gpt2.dram": PASS,
+    "power.gpt2.topk_share": fail(0.03, 0.08),
+    "topk_vs_sorter.throughput": fail(1.8, 2.0),
+    "topk_vs_sorter.power": fail(0.28, 0.33),
+    "topk_vs_sorter.power_at_1_4x": fail(0.58, 0.67),
+}
+
+#: decoder-trace rows on the shipped SmolLM2 96+16 trace (quick)
+QUICK = {
+    **COMMON,
+    "breakdown.step2.trace": fail(0.25, 0.5),
+    "breakdown.step3.trace": PASS,
+    "breakdown.step4.trace": PASS,
+    "breakdown.step5.trace": fail(0.3, 0.45),
+    "breakdown.topk_bottleneck.trace": PASS,
+    "throughput.decoder_trace": PASS,
+    "dram.token.decoder": fail(0.5, 0.667),
+    "dram.head.decoder": PASS,
+    "dram.quant.decoder": PASS,
+    "dram.overall.decoder": PASS,
+    "dram.lsb_refetch": PASS,
+}
+
+
+def check_row(r: RowResult, expect: tuple) -> None:
+    assert r.verdict == expect[0], f"{r.key}: {r.verdict} ({r.note})"
+    if expect[0] == "fail":
+        lo, hi = expect[1], expect[2]
+        assert r.ratio is not None and lo <= r.ratio <= hi, f"{r.key}: ratio {r.ratio}"
+    elif expect[0] == "info":
+        lo, hi = expect[1], expect[2]
+        assert r.ours is not None and lo <= r.ours <= hi, f"{r.key}: ours {r.ours}"
+
+
+@pytest.mark.parametrize("key", sorted(QUICK))
+def test_quick_row(quick_validation: Validation, key: str) -> None:
+    check_row(quick_validation.row(key), QUICK[key])
+
+
+def test_every_quick_row_is_tested(quick_validation: Validation) -> None:
+    measured = {r.key for r in all_rows() if r.quick and r.tolerance is not None}
+    assert measured <= set(QUICK), sorted(measured - set(QUICK))
+
+
+def test_full_only_rows_are_info_in_quick(quick_validation: Validation) -> None:
+    full_only = {r.key for r in all_rows() if not r.quick}
+    assert full_only
+    for r in quick_validation.rows:
+        if r.key in full_only:
+            assert r.verdict == "info" and r.note == "measured in the full run only"
+
+
+def test_no_run_beats_the_dram_bound(quick_validation: Validation) -> None:
+    r = quick_validation.row("bound.all_runs")
+    assert r.ours is not None and r.ours >= 1.0
+    assert "closest of" in r.note
+
+
+def test_breakdown_figure_matches_the_step_rows(quick_validation: Validation) -> None:
+    cum = quick_validation.breakdown.trace
+    assert cum is not None and cum[0] == 1.0
+    for step in range(2, 6):
+        gain = quick_validation.row(f"breakdown.step{step}.trace").ours
+        assert cum[step - 1] / cum[step - 2] == pytest.approx(gain)
+
+
+def test_power_figure_matches_the_power_rows(quick_validation: Validation) -> None:
+    labels = [label for label, _ in quick_validation.power.ours]
+    assert labels[0] == "ours: paper's operating point"
+    _, op = quick_validation.power.ours[0]
+    for part, value in zip(("logic", "sram", "dram"), op, strict=True):
+        assert quick_validation.row(f"power.op.{part}").ours == pytest.approx(value)
+    assert len(quick_validation.power.ours) == 3  # + BERT-like trace, GPT-2-Small CSV
+
+
+def test_power_split_adds_up(quick_validation: Validation) -> None:
+    for which in ("op", "bert", "gpt2"):
+        total = quick_validation.row(f"power.{which}.total").ours
+        parts = [quick_validation.row(f"power.{which}.{p}").ours for p in ("logic", "sram", "dram")]
+        assert sum(parts) == pytest.approx(total, rel=1e-9)
