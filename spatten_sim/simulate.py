@@ -98,7 +98,9 @@ def simulate(
         workload=workload,
         timing=timing,
         energy=energy,
-        memory_model=f"{mem.name}: {mem.description}",
+        memory_model=mem.description
+        if mem.description.startswith(f"{mem.name}:")
+        else f"{mem.name}: {mem.description}",
         clock_ghz=cfg.clock_ghz,
         peak_bandwidth_gbps=mem.peak_bandwidth_gbps,
         wall=wall,

@@ -1,0 +1,130 @@
+"""``spatten-sim run``: outputs, the resolved config beside results, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spatten_sim.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+TRACE = ROOT / "traces" / "minilm-sst-25.npz"
+SHARED = Path(os.environ.get("SPATTEN_SHARED", ROOT.parent / "shared"))
+SMALL_CSV = SHARED / "spatten" / "workloads" / "summary-gpt2-small-wikitext2-per8.csv"
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in ("run", "trace", "trace-info", "dram-bench", "validate", "sweep", "plot", "report"):
+        assert cmd in out
+
+
+def test_run_help_explains_the_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    for opt in ("--set", "--json", "--output", "--timeline", "HW", "INPUT"):
+        assert opt in out
+
+
+def test_json_to_stdout_and_summary_to_stderr(capsys):
+    assert main(["run", "spatten", str(TRACE), "--json", "-"]) == 0
+    cap = capsys.readouterr()
+    report = json.loads(cap.out)
+    for key in ("cycles", "seconds", "memory_model", "fidelity"):
+        assert key in report
+    for key in ("q", "k_msb", "k_lsb", "v"):
+        assert key in report["dram"]["bytes_by_stream"]
+    assert "cycles" in cap.err and "GOP/s" in cap.err
+
+
+def test_output_dir_has_report_config_layers_and_timeline(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "spatten", str(TRACE), "-o", str(out), "--timeline", "-q"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    from spatten_sim.config import load_config
+
+    cfg = load_config(out / "config.yaml")
+    assert cfg == load_config("spatten")
+    rows = list(csv.DictReader((out / "layers.csv").open()))
+    assert len(rows) == report["input"]["n_layers"]
+    assert sum(int(r["dram_bytes"]) for r in rows) == report["dram"]["bytes_read"]
+    tl = list(csv.DictReader((out / "timeline.csv").open()))
+    busy = {}
+    for r in tl:
+        assert int(r["end_cycle"]) > int(r["start_cycle"]) >= 0
+        if r["kind"] == "busy":
+            busy[r["unit"]] = busy.get(r["unit"], 0) + int(r["end_cycle"]) - int(r["start_cycle"])
+    for unit, b in busy.items():
+        assert b == report["units"][unit]["busy_cycles"]
+
+
+def test_json_file_gets_its_config_beside_it(tmp_path, capsys):
+    path = tmp_path / "r.json"
+    assert (
+        main(["run", "dense", str(TRACE), "--json", str(path), "-q", "--set", "topk.comparators=8"])
+        == 0
+    )
+    assert json.loads(path.read_text())["config"] == "dense"
+    from spatten_sim.config import load_config
+
+    assert load_config(tmp_path / "r.config.yaml").topk.comparators == 8
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "nosuch", str(TRACE)], "no such file or shipped preset"),
+        (["run", "spatten", "missing.npz"], "no such file"),
+        (["run", "spatten", str(TRACE), "--set", "topk.comparators=0"], "topk.comparators"),
+        (["run", "spatten", str(TRACE), "--set", "qxk.multipliers=24"], "qxk.multipliers"),
+        (["run", "spatten", str(TRACE), "--set", "memory.nosuch=1"], "memory.nosuch"),
+        (["run", "spatten", str(ROOT / "README.md")], "expected a trace"),
+    ],
+)
+def test_user_errors_are_one_line_with_status_2(args, needle, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err
+    assert err.count("\n") == 0 and "Traceback" not in err
+
+
+def test_a_corrupt_trace_is_refused(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file")
+    assert main(["run", "spatten", str(bad)]) == 2
+    assert "bad.npz" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    not SMALL_CSV.is_file(), reason="../shared/spatten/workloads is not beside the checkout"
+)
+def test_official_csv_replays(capsys):
+    assert main(["run", "spatten", str(SMALL_CSV), "--json", "-", "-q"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["input"]["kind"] == "official-csv"
+    assert r["fidelity"] is None
+    assert r["dram"]["bytes_by_stream"]["k_lsb"] > 0
+    assert 0.05 < r["pruning"]["lsb_refetch_fraction"] < 0.1  # 7.0 % in the official trace
+
+
+@pytest.mark.parametrize("launcher", ["script", "module"])
+def test_the_installed_command_runs(launcher):
+    exe = [shutil.which("spatten-sim") or "spatten-sim"]
+    if launcher == "module":
+        exe = [sys.executable, "-m", "spatten_sim.cli"]
+    args = ["run", "spatten", str(TRACE), "--json", "-", "-q"]
+    out = subprocess.run([*exe, *args], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["cycles"] > 0
+    bad = subprocess.run([*exe, "run", "spatten", "nope.npz"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
