@@ -56,10 +56,19 @@ class AddressLayout:
         base = self._regions[(stream, layer, head)]
         row_bits = self.head_dim * bits
         rows = rows.astype(np.int64)
-        first = rows * row_bits // 8 // self.tx
-        last = ((rows + 1) * row_bits - 1) // 8 // self.tx
+        if rows.size > 1 and not (rows[1:] > rows[:-1]).all():
+            rows = np.unique(rows)  # fetch lists are ascending by contract; be safe
+        tx_bits = 8 * self.tx
+        if row_bits % tx_bits == 0:  # whole transactions per row: no two rows share one
+            span = row_bits // tx_bits
+            blocks = (rows * span)[:, None] + np.arange(span)[None, :]
+            return base + blocks.ravel() * self.tx
+        first = rows * row_bits // tx_bits
+        last = ((rows + 1) * row_bits - 1) // tx_bits
         span = int((last - first).max()) + 1
-        blocks = (first[:, None] + np.arange(span)[None, :]).ravel()
-        keep = (first[:, None] + np.arange(span)[None, :] <= last[:, None]).ravel()
-        blocks = np.unique(blocks[keep])
-        return base + blocks * self.tx
+        blocks = first[:, None] + np.arange(span)[None, :]
+        blocks = blocks[blocks <= last[:, None]]  # ascending, since rows are
+        keep = np.empty(blocks.size, dtype=bool)
+        keep[0] = True
+        np.not_equal(blocks[1:], blocks[:-1], out=keep[1:])
+        return base + blocks[keep] * self.tx
