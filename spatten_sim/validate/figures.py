@@ -30,7 +30,7 @@ def breakdown_figure(d: BreakdownData):
     if d.trace is not None:
         series.append(("ours: decoder trace", d.trace))
     if d.csv is not None:
-        series.append(("ours: GPT-2-Medium CSV", d.csv))
+        series.append(("ours: GPT-2-Medium CSV (replay: only the top-k step applies)", d.csv))
     n = len(series)
     width = 0.8 / n
     xs = range(len(d.steps))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from spatten_sim.validate.rows import RowResult, all_rows
-from spatten_sim.validate.runner import Validation
+from spatten_sim.validate.runner import Validation, run_validation
 
 PASS = ("pass",)
 
@@ -73,6 +73,31 @@ QUICK = {
     "dram.lsb_refetch": PASS,
 }
 
+#: the full run: decoder-trace rows on SmolLM2 992+32, plus the GPT-2-Medium CSV and DSE rows
+FULL = {
+    **COMMON,
+    "breakdown.step2.trace": fail(0.2, 0.4),
+    "breakdown.step3.trace": PASS,
+    "breakdown.step4.trace": PASS,
+    "breakdown.step4.csv": PASS,
+    "breakdown.step5.trace": fail(0.3, 0.4),
+    "breakdown.topk_bottleneck.trace": PASS,
+    "breakdown.topk_bottleneck.csv": PASS,
+    "latency.medium.hp_off": fail(2.6, 3.5),
+    "latency.medium.hp_on": info(5.2, 7.2),  # ms; below the heads-restored run
+    "latency.medium.work": info(3.17, 3.18),  # GFLOP: the dense count of GPT-2-Medium
+    "bound.medium": PASS,
+    "throughput.gpt2_medium_csv": PASS,
+    "throughput.decoder_trace": fail(2.4, 3.3),
+    "dram.token.decoder": fail(0.5, 0.667),
+    "dram.head.decoder": PASS,
+    "dram.quant.decoder": PASS,
+    "dram.overall.decoder": PASS,
+    "dram.lsb_refetch": PASS,
+    "dse.comparators": PASS,
+    "dse.sram": PASS,
+}
+
 
 def check_row(r: RowResult, expect: tuple) -> None:
     assert r.verdict == expect[0], f"{r.key}: {r.verdict} ({r.note})"
@@ -130,3 +155,46 @@ def test_power_split_adds_up(quick_validation: Validation) -> None:
         total = quick_validation.row(f"power.{which}.total").ours
         parts = [quick_validation.row(f"power.{which}.{p}").ours for p in ("logic", "sram", "dram")]
         assert sum(parts) == pytest.approx(total, rel=1e-9)
+
+
+# ---------------------------------------------------------------------------------- full run
+@pytest.mark.slow
+@pytest.mark.parametrize("key", sorted(FULL))
+def test_full_row(full_validation: Validation, key: str) -> None:
+    check_row(full_validation.row(key), FULL[key])
+
+
+@pytest.mark.slow
+def test_every_full_row_is_tested(full_validation: Validation) -> None:
+    judged = {r.key for r in all_rows() if r.tolerance is not None}
+    assert judged <= set(FULL), sorted(judged - set(FULL))
+
+
+@pytest.mark.slow
+def test_full_run_uses_the_992_token_trace(full_validation: Validation) -> None:
+    assert "992+32" in full_validation.row("dram.lsb_refetch").note
+
+
+@pytest.mark.slow
+def test_head_pruning_direction(full_validation: Validation) -> None:
+    on = full_validation.row("latency.medium.hp_on").ours
+    off = full_validation.row("latency.medium.hp_off").ours
+    assert on is not None and off is not None and on < off
+
+
+@pytest.mark.slow
+def test_sweep_figure_matches_the_dse_row(full_validation: Validation) -> None:
+    sw = full_validation.sweep
+    assert sw.speedup is not None and sw.speedup[0] == 1.0
+    best = sw.speedup[-1]
+    sat = min(c for c, s in zip(sw.comparators, sw.speedup, strict=True) if s >= best / 1.02)
+    assert sat == full_validation.row("dse.comparators").ours
+
+
+@pytest.mark.slow
+def test_parallel_equals_serial() -> None:
+    # a decoder-trace row and a CSV row: two work groups, simulated in two processes
+    keys = ("dram.lsb_refetch", "throughput.gpt2_small_csv")
+    serial = run_validation(quick=True, only=lambda s: s.key in keys, figures=False)
+    par = run_validation(quick=True, only=lambda s: s.key in keys, figures=False, jobs=2)
+    assert [(r.ours, r.verdict) for r in serial.rows] == [(r.ours, r.verdict) for r in par.rows]
