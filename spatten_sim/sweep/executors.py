@@ -148,7 +148,7 @@ class DaskExecutor:
                 self._client = Client(self._cluster)
                 self.name = f"Dask LocalCluster ({jobs} workers)"
             else:
-                self._client = Client(address, timeout="20s")
+                self._client = Client(address, timeout="10s")
                 self.name = f"Dask at {address}"
         except OSError as exc:
             raise SpattenError(f"--dask {address}: cannot connect ({exc})") from None

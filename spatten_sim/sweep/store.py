@@ -130,13 +130,17 @@ def table_text(rows: Iterable[dict[str, Any]]) -> str:
 
 
 def read_table(path: str | Path) -> list[dict[str, Any]]:
-    """Read a results table back, with numbers and booleans parsed."""
+    """Read a results table back, with numbers and booleans parsed (the identifying columns stay
+    strings: a hex point id such as ``12e4...`` is not a number)."""
     p = Path(path)
     if p.is_dir():
         p = p / TABLE
     try:
         with open(p, newline="", encoding="utf-8") as f:
-            return [{k: parse_cell(v) for k, v in r.items()} for r in csv.DictReader(f)]
+            return [
+                {k: (v or None) if k in META_COLUMNS else parse_cell(v) for k, v in r.items()}
+                for r in csv.DictReader(f)
+            ]
     except OSError as exc:
         raise SpattenError(f"{p}: cannot read ({exc.strerror})") from None
 

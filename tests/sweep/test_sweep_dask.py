@@ -62,3 +62,29 @@ def test_worker_killed_mid_sweep_loses_and_duplicates_nothing(write_space, tmp_p
     assert (tmp_path / "local" / "results.csv").read_text() == (
         tmp_path / "dask" / "results.csv"
     ).read_text()
+
+
+def test_existing_scheduler_by_address(write_space, tmp_path):
+    from distributed import LocalCluster
+
+    sp = write_space({"axes": {"topk.comparators": [4, 16]}})
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        addr = cluster.scheduler_address
+        assert addr.startswith("tcp://")
+        s = run_sweep(sp, tmp_path / "remote", dask=addr, show_progress=False)
+    assert s.ok == 2 and s.executor == f"Dask at {addr}"
+    run_sweep(sp, tmp_path / "local", jobs=1, show_progress=False)
+    assert (tmp_path / "local" / "results.csv").read_text() == (
+        tmp_path / "remote" / "results.csv"
+    ).read_text()
+
+
+def test_unreachable_scheduler_is_one_line(write_space, tmp_path):
+    from spatten_sim.cli import main
+
+    sp = write_space({"axes": {"topk.comparators": [4]}})
+    # a port nothing listens on (connection refused at once)
+    status = main(["sweep", str(sp), "-o", str(tmp_path / "o"), "--dask", "tcp://127.0.0.1:9"])
+    assert status == 2

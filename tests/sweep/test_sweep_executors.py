@@ -30,6 +30,9 @@ def test_make_executor():
 
 
 def test_process_pool_equals_serial_and_reuse_changes_nothing(write_space, tmp_path):
+    from spatten_sim.sweep.runner import _workload
+
+    _workload.cache_clear()  # the serial executor runs here: forget earlier tests' workloads
     # memory.channels and buffers.key_sram_bytes are hardware keys: one workload for all points
     sp = write_space(
         {"axes": {"memory.channels": [4, 16], "buffers.key_sram_bytes": [8192, 196608]}}

@@ -81,3 +81,12 @@ def test_table_text_is_rectangular_with_union_of_columns():
     table = list(csv.reader(text.splitlines()))
     assert all(len(r) == len(table[0]) for r in table)
     assert table[2][table[0].index("cycles")] == ""  # a failed point has no report figures
+
+
+def test_identifying_columns_stay_strings(tmp_path):
+    # hex ids that look like numbers: 1e5 notation, all digits, inf
+    rows = [point_row(_record(pid)) for pid in ("12e4567890abcdef", "1234567890123456")]
+    (tmp_path / "results.csv").write_text(table_text(rows))
+    back = read_table(tmp_path)
+    assert [r["point_id"] for r in back] == ["12e4567890abcdef", "1234567890123456"]
+    assert back[0]["error"] is None and back[0]["cycles"] == 100
