@@ -5,6 +5,8 @@
     python plots/make_sweep_figures.py --run      # first run (or resume) the example sweeps of
                                                   # hw_configs/sweeps/ into plots/data/, then render
     python plots/make_sweep_figures.py --run --dask local   # the same on a Dask LocalCluster
+    python plots/make_sweep_figures.py --run --fresh        # recompute everything (after a
+                                                            # simulator change: new point ids)
 
 Inputs: ``plots/data/<sweep>/`` (results.csv, manifest.json, points/*.json: what
 ``spatten-sim sweep`` writes) and ``plots/data/run-minilm-sst-25/`` (a ``spatten-sim run
@@ -28,11 +30,16 @@ RUN_TRACE = REPO / "traces" / "minilm-sst-25.npz"
 RUN_DIR = DATA / "run-minilm-sst-25"
 
 
-def run_inputs(jobs: int | None, dask: str | None) -> None:
+def run_inputs(jobs: int | None, dask: str | None, fresh: bool) -> None:
+    import shutil
+
     from spatten_sim.config import load_config
     from spatten_sim.simulate import simulate
     from spatten_sim.sweep import run_sweep
 
+    if fresh:  # drop old records (another simulator's results stay in points/ otherwise)
+        for d in [*(DATA / n for n in SWEEPS), RUN_DIR]:
+            shutil.rmtree(d, ignore_errors=True)
     for name in SWEEPS:
         t0 = time.monotonic()
         s = run_sweep(
@@ -109,9 +116,12 @@ def main() -> int:
         "--jobs", type=int, default=None, help="local worker processes (default: cores)"
     )
     ap.add_argument("--dask", default=None, help="'local' or a scheduler address")
+    ap.add_argument(
+        "--fresh", action="store_true", help="with --run: delete plots/data/ first (recompute all)"
+    )
     args = ap.parse_args()
     if args.run:
-        run_inputs(args.jobs, args.dask)
+        run_inputs(args.jobs, args.dask, args.fresh)
     for p in render():
         print(p.relative_to(REPO))
     return 0

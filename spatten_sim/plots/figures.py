@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogFormatter, NullFormatter
 
 from spatten_sim.errors import SpattenError
 from spatten_sim.plots.data import Run, metric, metric_label, metric_title, short_key
@@ -34,6 +34,12 @@ def _series_name(run: Run, skip: Sequence[str]) -> str:
     keys = [k for k, _ in run.values]
     others = [f"{short_key(k, keys)}={v}" for k, v in run.values if k not in skip]
     return " | ".join([run.trace, *others])
+
+
+def _plain_log_labels(axis) -> None:
+    """Log-axis tick labels as plain numbers (600, not 6 x 10^2)."""
+    axis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+    axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.4)))
 
 
 def _constant_keys(runs: Sequence[Run]) -> list[str]:
@@ -89,6 +95,7 @@ def metric_vs_axis(
             ax.xaxis.set_minor_formatter(NullFormatter())
         if _spans_decades(ys_all):
             ax.set_yscale("log")
+            _plain_log_labels(ax.yaxis)
         ax.set_xlabel(" = ".join([axis, *(k for k in zipped if k != axis)]))
         ax.set_ylabel(metric_label(m))
         ax.set_title(f"{metric_title(m)} vs {short_key(axis)}")
@@ -162,6 +169,7 @@ def pareto(runs: Sequence[Run], fidelity: str = "fidelity_error") -> Figure:
             ax.set_xscale("log")
     if _spans_decades([metric(r.row, "energy_uj") for r in use]):
         ax_e.set_yscale("log")
+        _plain_log_labels(ax_e.yaxis)
     ax_e.legend(fontsize=7, title="trace (black edge: Pareto-optimal)", title_fontsize=7)
     if sc is not None:
         fig.colorbar(sc, ax=[ax_e, ax_f], label=metric_label(fidelity), shrink=0.9)
