@@ -126,7 +126,14 @@ def sweep_page(results: str | Path, fig_dir: Path) -> Page:
         ("space", man.get("space", "")),
         ("base configuration", man.get("base", "")),
         ("fixed settings", ", ".join(f"{k}={v}" for k, v in man.get("sets", [])) or "none"),
-        ("axes", ", ".join(axes) or "none"),
+        (
+            "axes",
+            ", ".join(
+                " + ".join(g) + (" (zipped)" if len(g) > 1 else "")
+                for g in man.get("axis_groups") or [[a] for a in axes]
+            )
+            or "none",
+        ),
         ("constraints", "; ".join(man.get("constraints", [])) or "none"),
         ("traces", ", ".join(Path(p).name for p in man.get("inputs", []))),
         (
@@ -138,7 +145,7 @@ def sweep_page(results: str | Path, fig_dir: Path) -> Page:
     ]
     figs = plot_sweep(results, fig_dir) if sw.runs else []
     sections = [
-        Section("Sweep", table=(("", ""), *overview)),
+        Section("Sweep", table=(("item", "value"), *overview)),
         Section("Results", table=tuple(rows)),
     ]
     if sw.failed:
