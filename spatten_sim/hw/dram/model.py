@@ -79,7 +79,9 @@ class DramMemory:
         # bytes delivered per memory cycle at peak: one request per burst slot
         self.peak_bandwidth_gbps = cfg.peak_bandwidth_gbps * cfg.request_bytes / cfg.burst_bytes
         self.description = (
-            f"{cfg.name}: {cfg.description}; mapping {cfg.mapping} ({self.mapper.describe()}); "
+            f"{cfg.name}: {cfg.description}; {cfg.channels} ch x {cfg.pseudo_channels} PC x "
+            f"{cfg.bank_groups * cfg.banks_per_group} banks; "
+            f"mapping {cfg.mapping} ({self.mapper.describe()}); "
             f"peak {self.peak_bandwidth_gbps:g} GB/s"
         )
         self._timing = effective_timing(cfg)

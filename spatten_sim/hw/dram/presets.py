@@ -26,16 +26,16 @@ from spatten_sim.hw.dram.config import DramConfig
 HBM2 = DramConfig(
     name="hbm2",
     description=(
-        "JEDEC HBM2 2 Gbps pseudo-channel mode (Ramulator 2.1-like): 16 ch x 2 PC x 16 banks, "
-        "32-B bursts, CL=RCD=RP=14, nBL=2, FR-FCFS, open rows, all-bank refresh, RoBaRaCoCh"
+        "JEDEC HBM2 2 Gbps pseudo-channel mode (Ramulator 2.1-like): "
+        "32-B bursts, CL=RCD=RP=14, nBL=2, FR-FCFS, open rows, all-bank refresh"
     ),
 )
 
 HBM2_SPATTEN_RTL = DramConfig(
     name="hbm2-spatten-rtl",
     description=(
-        "SpAtten RTL flow through Ramulator 2.0a: 16 ch x 2 PC, CL=RCD=RP=7, nBL=4 per PC "
-        "(16 GB/s a channel), at most 16 outstanding per channel, FR-FCFS, RoBaRaCoCh"
+        "SpAtten RTL flow through Ramulator 2.0a: CL=RCD=RP=7, nBL=4 per PC "
+        "(16 GB/s a channel), at most 16 outstanding per channel, FR-FCFS"
     ),
     rows=32768,
     columns=32,
@@ -67,8 +67,8 @@ HBM2_SPATTEN_RTL = DramConfig(
 HBM2_LEGACY = DramConfig(
     name="hbm2-legacy",
     description=(
-        "HBM2 legacy mode (DRAMsim3 HBM2_8Gb_x128): 8 ch x 128 bit, 4 dies x 16 banks, "
-        "64-B bursts, CL=RCD=RP=14, FR-FCFS, open rows, rorabgbachco"
+        "HBM2 legacy mode (DRAMsim3 HBM2_8Gb_x128): 128-bit channels, 4 dies as ranks, "
+        "64-B bursts, CL=RCD=RP=14, FR-FCFS, open rows"
     ),
     channels=8,
     pseudo_channels=1,
