@@ -128,7 +128,7 @@ def test_files_base_chains_and_file_errors(tmp_path: Path):
 
 
 def test_set_syntax_errors():
-    with pytest.raises(ConfigError, match="KEY.PATH=VALUE"):
+    with pytest.raises(ConfigError, match=r"KEY\.PATH=VALUE"):
         apply_sets({}, ["topk.comparators"])
     with pytest.raises(ConfigError, match="empty key"):
         apply_sets({}, ["topk..comparators=3"])
