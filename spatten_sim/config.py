@@ -52,8 +52,9 @@ class BitwidthConverterConfig:
 
 
 @dataclass(frozen=True)
-class QxKConfig:
-    """Q x K: multiplier array + reconfigurable adder tree; K SRAM holds the keys."""
+class MultiplierArrayConfig:
+    """A multiplier array + reconfigurable adder tree (QxK reads the K SRAM, probxV the V SRAM);
+    one SRAM line of ``multipliers`` words is multiplied per cycle [REFERENCE.md §3]."""
 
     multipliers: int = 512
     multiplier_latency_cycles: int = 1
@@ -80,15 +81,6 @@ class TopkEngineConfig:
     comparators: int = 16  #: per comparator array
     fifo_depth: int = 64  #: FIFO_L / FIFO_R entries
     round_overhead_cycles: int = 3
-
-
-@dataclass(frozen=True)
-class ProbxVConfig:
-    """prob x V: multiplier array; V SRAM holds the values."""
-
-    multipliers: int = 512
-    multiplier_latency_cycles: int = 1
-    adder_tree_stages: int = 6
 
 
 @dataclass(frozen=True)
@@ -182,10 +174,10 @@ class HwConfig:
     clock_ghz: float = 1.0
     fetcher: FetcherConfig = field(default_factory=FetcherConfig)
     bitwidth_converter: BitwidthConverterConfig = field(default_factory=BitwidthConverterConfig)
-    qxk: QxKConfig = field(default_factory=QxKConfig)
+    qxk: MultiplierArrayConfig = field(default_factory=MultiplierArrayConfig)
     softmax: SoftmaxConfig = field(default_factory=SoftmaxConfig)
     topk: TopkEngineConfig = field(default_factory=TopkEngineConfig)
-    probxv: ProbxVConfig = field(default_factory=ProbxVConfig)
+    probxv: MultiplierArrayConfig = field(default_factory=MultiplierArrayConfig)
     buffers: BuffersConfig = field(default_factory=BuffersConfig)
     memory: dict = field(default_factory=lambda: {"preset": "hbm2"})
     energy: EnergyConfig = field(default_factory=EnergyConfig)
