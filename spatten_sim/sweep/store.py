@@ -11,8 +11,9 @@ Layout of a results folder::
 Crash safety: a point's JSON is written to a temporary file, flushed to disk and renamed, so it
 is either complete or absent; it is the record of truth. The table is rebuilt from those records
 (in expansion order, so the same sweep gives the same table row for row with any executor) and
-replaced atomically the same way, at most every ``table_interval_s`` seconds and at the end: it
-never holds a partial row. A point whose JSON exists is done; a re-run skips it.
+replaced atomically the same way, at most every ``table_interval_s`` seconds (less often for a
+big table, so that rewriting it takes at most ~5 % of the time) and at the end: it never holds a
+partial row. A point whose JSON exists is done; a re-run skips it.
 
 Table columns: ``point_id, status, error, trace, trace_sha256``; then the configuration as
 ``cfg.<key path>`` (the axes first); then every scalar of the report by its dotted path
@@ -155,6 +156,7 @@ class ResultStore:
         self._order: list[str] = []
         self._rows: dict[str, dict[str, Any]] = {}
         self._last_table = 0.0
+        self._next_gap = table_interval_s
         self._dirty = False
 
     # -- set-up -----------------------------------------------------------------------------
@@ -198,17 +200,22 @@ class ResultStore:
         )
         self._rows[pid] = point_row(record)
         self._dirty = True
-        if time.monotonic() - self._last_table >= self.table_interval_s:
+        if time.monotonic() - self._last_table >= self._next_gap:
             self.write_table()
 
     def write_table(self) -> Path:
         """Rewrite ``results.csv`` from the finished points, in expansion order."""
         path = self.root / TABLE
+        t0 = time.monotonic()
         if self._dirty:
             rows = (self._rows[p] for p in self._order if p in self._rows)
             atomic_write(path, table_text(rows))
             self._dirty = False
         self._last_table = time.monotonic()
+        # a big table is rewritten less often: at most ~5 % of the time goes to it (an interval
+        # of 0 means after every point)
+        if self.table_interval_s > 0:
+            self._next_gap = max(self.table_interval_s, 20 * (self._last_table - t0))
         return path
 
     @property
