@@ -165,10 +165,11 @@ def run_sweep(
         st = store.status(p.point_id)
         return st is None or (retry_failed and st == "failed")
 
-    todo = [p for p in exp.points if wanted(p)]
-    skipped = len(exp.points) - len(todo)
-    # a sweep may list the same configuration twice (e.g. an axis value repeated): run it once
-    todo = list({p.point_id: p for p in todo}.values())
+    # a sweep may list the same configuration twice (a repeated axis value, the same trace under
+    # two names): it is one point
+    unique = list({p.point_id: p for p in exp.points}.values())
+    todo = [p for p in unique if wanted(p)]
+    skipped = len(unique) - len(todo)
     if max_points is not None:
         if max_points < 0:
             raise SpattenError(f"--max-points: must be >= 0, got {max_points}")
@@ -238,14 +239,14 @@ def run_sweep(
         name=space.name,
         out_dir=out,
         executor=ex.name if ex is not None else "no executor needed",
-        points=len(exp.points),
+        points=len(unique),
         excluded=exp.excluded,
         skipped=skipped,
         ran=ok + failed,
         ok=ok,
         failed=failed,
         failures=tuple((msg, n, tuple(failed_ids[msg][:3])) for msg, n in failures.most_common()),
-        remaining=sum(1 for p in exp.points if store.status(p.point_id) is None),
+        remaining=sum(1 for p in unique if store.status(p.point_id) is None),
         wall_seconds=time.monotonic() - t0,
         interrupted=interrupted,
     )

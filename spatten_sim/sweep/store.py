@@ -171,7 +171,9 @@ class ResultStore:
             shutil.copyfile(space_file, copy.with_name(f".{SPACE_COPY}.tmp"))
             copy.with_name(f".{SPACE_COPY}.tmp").replace(copy)
         atomic_write(self.root / MANIFEST, json.dumps(manifest, indent=1) + "\n")
-        self._order = [p["point_id"] for p in manifest["points"]]
+        # a configuration listed twice (a repeated axis value, the same trace under two names) is
+        # one point and one row
+        self._order = list(dict.fromkeys(p["point_id"] for p in manifest["points"]))
         for pid in self._order:
             rec = self.load(pid)
             if rec is not None:

@@ -95,3 +95,15 @@ def test_killed_sweep_loses_nothing_and_never_writes_a_partial_row(write_space, 
     assert [r["cfg.topk.comparators"] for r in rows] == values
     assert all(r["status"] == "ok" for r in rows)
     assert Path(out / "manifest.json").is_file()
+
+
+def test_a_configuration_listed_twice_is_one_row(write_space, tmp_path):
+    from .conftest import TRACE
+
+    copy = tmp_path / "same-data.npz"
+    copy.write_bytes(TRACE.read_bytes())
+    sp = write_space({"axes": {"topk.comparators": [16, 4, 16]}, "traces": [str(TRACE), str(copy)]})
+    s = run_sweep(sp, tmp_path / "out", jobs=1, show_progress=False)
+    assert s.points == 2 and s.ran == 2
+    rows = read_table(tmp_path / "out")
+    assert [r["cfg.topk.comparators"] for r in rows] == [16, 4]
