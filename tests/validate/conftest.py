@@ -15,4 +15,4 @@ def quick_validation() -> Validation:
 
 @pytest.fixture(scope="session")
 def full_validation() -> Validation:
-    return run_validation(quick=False)
+    return run_validation(quick=False, jobs=2)

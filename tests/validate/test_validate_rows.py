@@ -13,6 +13,8 @@ from spatten_sim.validate.rows import RowResult, all_rows
 from spatten_sim.validate.runner import Validation, run_validation
 
 PASS = ("pass",)
+#: a row that cannot be compared in this run (e.g. a breakdown step a CSV replay cannot change)
+NOT_APPLICABLE = ("info",)
 
 
 def fail(lo: float, hi: float) -> tuple[str, float, float]:
@@ -79,15 +81,18 @@ FULL = {
     "breakdown.step2.trace": fail(0.2, 0.4),
     "breakdown.step3.trace": PASS,
     "breakdown.step4.trace": PASS,
-    "breakdown.step4.csv": PASS,
+    "breakdown.step2.csv": NOT_APPLICABLE,
+    "breakdown.step3.csv": NOT_APPLICABLE,
+    "breakdown.step4.csv": fail(1.3, 1.55),
+    "breakdown.step5.csv": NOT_APPLICABLE,
     "breakdown.step5.trace": fail(0.3, 0.4),
     "breakdown.topk_bottleneck.trace": PASS,
     "breakdown.topk_bottleneck.csv": PASS,
-    "latency.medium.hp_off": fail(2.6, 3.5),
-    "latency.medium.hp_on": info(5.2, 7.2),  # ms; below the heads-restored run
+    "latency.medium.hp_off": fail(2.1, 2.8),
+    "latency.medium.hp_on": info(4.3, 5.7),  # ms; below the heads-restored run
     "latency.medium.work": info(3.17, 3.18),  # GFLOP: the dense count of GPT-2-Medium
     "bound.medium": PASS,
-    "throughput.gpt2_medium_csv": PASS,
+    "throughput.gpt2_medium_csv": fail(1.3, 1.7),
     "throughput.decoder_trace": fail(2.4, 3.3),
     "dram.token.decoder": fail(0.5, 0.667),
     "dram.head.decoder": PASS,
@@ -95,7 +100,7 @@ FULL = {
     "dram.overall.decoder": PASS,
     "dram.lsb_refetch": PASS,
     "dse.comparators": PASS,
-    "dse.sram": PASS,
+    "dse.sram": fail(1.05, 1.2),
 }
 
 
@@ -104,6 +109,8 @@ def check_row(r: RowResult, expect: tuple) -> None:
     if expect[0] == "fail":
         lo, hi = expect[1], expect[2]
         assert r.ratio is not None and lo <= r.ratio <= hi, f"{r.key}: ratio {r.ratio}"
+    elif expect[0] == "info" and len(expect) == 1:
+        assert r.ours is None, f"{r.key}: {r.ours}"
     elif expect[0] == "info":
         lo, hi = expect[1], expect[2]
         assert r.ours is not None and lo <= r.ours <= hi, f"{r.key}: ours {r.ours}"
