@@ -64,13 +64,15 @@ def simulate(
     workload: Workload | None = None,
     progress: Callable[[str], None] | None = None,
     record_timeline: bool = False,
+    input_kind: str | None = None,
 ) -> Report:
     """Simulate ``input_path`` on ``config`` (an :class:`HwConfig`, a YAML path or a preset
     name, with optional ``--set`` style overrides) and return the :class:`Report`.
 
     A prepared ``workload`` may be passed to skip the functional phase (design-space sweeps
     over hardware-only parameters reuse one workload). ``record_timeline`` keeps every unit's
-    busy/stall intervals (``Report.timeline``, written as ``timeline.csv``).
+    busy/stall intervals (``Report.timeline``, written as ``timeline.csv``). ``input_kind``
+    names what a handed-in ``workload`` was built from (``trace``, ``official-csv``).
     """
     from spatten_sim.energy import compute_energy, load_energy_table
     from spatten_sim.hw.accelerator import run_timing
@@ -79,7 +81,7 @@ def simulate(
     table = load_energy_table(cfg.energy.table)
     wall: dict[str, float] = {}
     t0 = time.perf_counter()
-    kind = "workload"
+    kind = input_kind or "workload"
     if workload is None:
         workload, kind = load_workload(cfg, input_path, progress)
     wall["functional"] = time.perf_counter() - t0

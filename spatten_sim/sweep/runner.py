@@ -113,11 +113,8 @@ def run_point(task: PointTask) -> PointOutcome:
             wl = _workload(task.input_path, task.input_sha256, fkey)
             reused = _workload.cache_info().hits > hits
             check_head_dim(cfg, wl.head_dim)
-        report = simulate(cfg, task.input_path, workload=wl)
+        report = simulate(cfg, task.input_path, workload=wl, input_kind="trace" if wl else None)
         data = dict(report.to_dict())
-        if wl is not None:
-            # simulate() labels a handed-in workload "workload"; it was built from this trace
-            data["input"] = {**data["input"], "kind": "trace"}
         return PointOutcome(
             task.point_id, True, None, data, tuple(report.layers),
             time.perf_counter() - t0, worker, reused,
