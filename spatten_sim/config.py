@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from spatten_sim.errors import ConfigError
+from spatten_sim.yamlfile import read_yaml
 
 #: folder of the shipped presets (repository checkout or installed package data)
 PRESET_DIRS = (
@@ -258,16 +259,7 @@ def find_preset(name: str) -> Path | None:
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     if path in seen:
         raise ConfigError(f"{path}: 'base' chain loops back to itself")
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    data = read_yaml(path, ConfigError)
     if data is None:
         data = {}
     if not isinstance(data, dict):

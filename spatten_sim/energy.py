@@ -43,9 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from spatten_sim.errors import ConfigError
+from spatten_sim.yamlfile import read_yaml
 
 #: folder of the shipped energy tables
 TABLE_DIR = Path(__file__).resolve().parent / "data" / "energy"
@@ -286,12 +285,7 @@ def load_energy_table(name_or_path: str) -> EnergyTable:
         path = TABLE_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         raise ConfigError(f"energy.table: file not found: {name_or_path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        msg = " ".join(str(exc).split())
-        raise ConfigError(f"energy.table: {path}: invalid YAML: {msg}") from None
-    return _parse_table(data, str(path))
+    return _parse_table(read_yaml(path, ConfigError, prefix="energy.table: "), str(path))
 
 
 def _parse_table(data: Any, path: str) -> EnergyTable:

@@ -228,7 +228,7 @@ def test_missing_file_and_bad_yaml_raise_config_error(tmp_path):
         load_energy_table("no_such_table")
     bad = tmp_path / "bad.yaml"
     bad.write_text("primitives: [unclosed\n")
-    with pytest.raises(ConfigError, match="invalid YAML"):
+    with pytest.raises(ConfigError, match="not valid YAML"):
         load_energy_table(str(bad))
 
 

@@ -108,6 +108,7 @@ def resolve_memory_section(hw: str, sets: list[str]) -> tuple[dict[str, Any], fl
 
     from spatten_sim.errors import ConfigError, SpattenError
     from spatten_sim.hw.memory import MEMORY_PRESETS
+    from spatten_sim.yamlfile import read_yaml
 
     clock_ghz = 1.0
     if hw in MEMORY_PRESETS:
@@ -135,11 +136,7 @@ def resolve_memory_section(hw: str, sets: list[str]) -> tuple[dict[str, Any], fl
                 raise SpattenError(
                     f"{hw}: not a memory preset ({', '.join(MEMORY_PRESETS)}) nor a YAML file"
                 )
-            try:
-                data = yaml.safe_load(path.read_text())
-            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise SpattenError(f"{hw}: cannot read the YAML ({msg})") from None
+            data = read_yaml(path)
             if not isinstance(data, dict) or not isinstance(data.get("memory"), dict):
                 if first_error is not None:
                     raise first_error

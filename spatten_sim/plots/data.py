@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from spatten_sim.errors import SpattenError
 from spatten_sim.sweep.store import flatten
+from spatten_sim.yamlfile import read_yaml
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,7 @@ def load_run_dir(path: str | Path) -> Run:
         raise SpattenError(f"{p}: no readable report.json ({exc})") from None
     config: dict = {}
     if (p / "config.yaml").is_file():
-        config = yaml.safe_load((p / "config.yaml").read_text()) or {}
+        config = read_yaml(p / "config.yaml") or {}
     trace = Path(report.get("input", {}).get("path", "?")).name
     return Run(f"{report.get('config', '?')} | {trace}", trace, _row_of(config, report), report)
 

@@ -50,9 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from spatten_sim.errors import SpattenError
+from spatten_sim.yamlfile import read_yaml
 
 #: keys a space file may have
 SPACE_KEYS = ("name", "description", "base", "sets", "traces", "axes", "zip", "constraints")
@@ -514,14 +513,4 @@ def parse_space(data: Any, source: Path) -> Space:
 def load_space(path: str | Path) -> Space:
     """Read and validate a space file."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise SpaceError(f"{p}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise SpaceError(f"{p}: not valid YAML{where}") from None
-    return parse_space(data, p.resolve())
+    return parse_space(read_yaml(p, SpaceError), p.resolve())
