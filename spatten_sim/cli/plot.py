@@ -75,7 +75,10 @@ def parse_window(text: str | None) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spatten_sim.cli.outputs import ensure_writable_dir
     from spatten_sim.plots import plot_path
+
+    ensure_writable_dir(args.output, f"-o {args.output}")
 
     kw: dict = {"prefix": args.prefix}
     if args.x:

@@ -31,7 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spatten_sim.cli.outputs import ensure_writable_file
     from spatten_sim.plots.page import write_report
 
+    ensure_writable_file(args.output, f"-o {args.output}")
     print(write_report(args.path, args.output))
     return 0

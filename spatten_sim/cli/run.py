@@ -54,11 +54,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="print no summary or progress")
 
 
+def _check_writable(args: argparse.Namespace) -> None:
+    """Refuse an output that cannot be written *before* the simulation, not after it."""
+    from spatten_sim.cli.outputs import ensure_writable_dir, ensure_writable_file
+
+    if args.output:
+        ensure_writable_dir(args.output, f"-o {args.output}")
+    if args.json and args.json != "-":
+        ensure_writable_file(args.json, f"--json {args.json}")
+
+
+def _write_outputs(args: argparse.Namespace, report, config_yaml: str, progress) -> None:
+    if args.output:
+        out = report.write_dir(args.output, config_yaml)
+        progress(f"wrote {out / 'report.json'}, {out / 'config.yaml'}, {out / 'layers.csv'}")
+    if args.json and args.json != "-":
+        path = Path(args.json)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(report.to_json() + "\n")
+        tmp.replace(path)
+        path.with_name(f"{path.stem}.config.yaml").write_text(config_yaml)
+
+
 def run(args: argparse.Namespace) -> int:
     from spatten_sim.config import load_config
     from spatten_sim.simulate import simulate
 
     cfg = load_config(args.hw, args.sets)
+    _check_writable(args)
     to_stdout = args.json == "-"
     info = sys.stderr if to_stdout else sys.stdout
 
@@ -67,17 +90,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"[spatten-sim] {msg}", file=sys.stderr, flush=True)
 
     report = simulate(cfg, args.input, progress=progress, record_timeline=args.timeline)
-    if args.output:
-        out = report.write_dir(args.output, cfg.to_yaml())
-        progress(f"wrote {out / 'report.json'}, {out / 'config.yaml'}, {out / 'layers.csv'}")
-    if args.json and not to_stdout:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(report.to_json() + "\n")
-        tmp.replace(path)
-        cfg_path = path.with_name(f"{path.stem}.config.yaml")
-        cfg_path.write_text(cfg.to_yaml())
+    try:
+        _write_outputs(args, report, cfg.to_yaml(), progress)
+    except OSError as exc:
+        # the simulation is done: never lose it; the report goes to stdout instead
+        sys.stdout.write(report.to_json() + "\n")
+        print(
+            f"spatten-sim run: error: writing the results failed ({exc}); "
+            "the report was written to stdout instead",
+            file=sys.stderr,
+        )
+        return 2
     if not args.quiet:
         print(report.summary(), file=info)
     if to_stdout:

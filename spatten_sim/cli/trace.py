@@ -89,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
     from spatten_sim.extract.models import require_extra
 
     require_extra()  # one line naming the install command, before any heavy import
+    from spatten_sim.cli.outputs import ensure_writable_file
+
+    ensure_writable_file(args.output, f"-o {args.output}")  # before the model runs
 
     from spatten_sim.extract.cache import cache_root
     from spatten_sim.extract.extractor import ExtractRequest, extract

@@ -88,6 +88,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spatten_sim.cli.outputs import ensure_writable_dir, ensure_writable_file
     from spatten_sim.errors import SpattenError
     from spatten_sim.validate import output
     from spatten_sim.validate.context import repo_root
@@ -113,6 +114,12 @@ def run(args: argparse.Namespace) -> int:
             out_dir = out_dir / "quick"
     if out_dir.exists() and not out_dir.is_dir():
         raise SpattenError(f"-o {out_dir}: not a directory")
+    # every output is checked before the (minutes-long) validation runs
+    ensure_writable_dir(out_dir, f"-o {out_dir}")
+    if args.markdown:
+        ensure_writable_file(args.markdown, f"--markdown {args.markdown}")
+    if args.json and args.json != "-":
+        ensure_writable_file(args.json, f"--json {args.json}")
     to_stdout = args.json == "-"
     info = sys.stderr if to_stdout else sys.stdout
 
@@ -132,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         figures=not args.no_figures,
         jobs=jobs,
     )
+    print(output.table_text(v), file=info)  # first: a failed write below loses nothing
     _write(out_dir / "validation.csv", output.rows_csv(v))
     _write(out_dir / "validation.json", output.rows_json(v) + "\n")
     written = [out_dir / "validation.csv", out_dir / "validation.json"]
@@ -156,7 +164,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json and not to_stdout:
         _write(Path(args.json), output.rows_json(v) + "\n")
         written.append(Path(args.json))
-    print(output.table_text(v), file=info)
     progress("wrote " + ", ".join(str(p) for p in written))
     if to_stdout:
         sys.stdout.write(output.rows_json(v) + "\n")
