@@ -87,9 +87,10 @@ def simulate(
     wall["functional"] = time.perf_counter() - t0
     mem = make_memory_for(cfg)
     if progress:
-        progress(f"timing phase: {sum(1 for _ in workload.head_jobs())} head jobs")
+        n_jobs = sum(h.n_queries for h in workload.head_jobs())
+        progress(f"timing phase: {n_jobs:,} query jobs")
     t1 = time.perf_counter()
-    timing = run_timing(cfg, workload, mem, record_timeline)
+    timing = run_timing(cfg, workload, mem, record_timeline, progress)
     wall["timing"] = time.perf_counter() - t1
     seconds = timing.cycles / (cfg.clock_ghz * 1e9)
     energy = compute_energy(timing.actions, timing.params, seconds, table)

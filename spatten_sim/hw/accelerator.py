@@ -41,7 +41,9 @@ Modelling choices (also in README "What is modelled"):
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +67,9 @@ UNITS = (
     "probxv",
     "topk_token_head",
 )
+
+#: wall-clock seconds between two progress lines of a long timing phase
+PROGRESS_INTERVAL_S = 5.0
 
 #: priority of fetch requests: the critical path (V after top-k, LSB re-fetch) goes first
 _PRIO_URGENT = 0
@@ -162,9 +167,19 @@ class Accelerator:
     """SimPy model of one SpAtten accelerator attached to a memory model."""
 
     def __init__(
-        self, cfg: HwConfig, workload: Workload, memory: MemoryModel, record_timeline: bool = False
+        self,
+        cfg: HwConfig,
+        workload: Workload,
+        memory: MemoryModel,
+        record_timeline: bool = False,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.cfg = cfg
+        # progress lines only: reading the wall clock never changes what is simulated
+        self._progress = progress
+        self._jobs_total = sum(h.n_queries for h in workload.head_jobs())
+        self._jobs_done = 0
+        self._t_start = self._t_last = time.perf_counter()
         #: (unit, "busy" | "stall", start_cycle, end_cycle) intervals when recording
         self.timeline: list[tuple[str, str, int, int]] | None = [] if record_timeline else None
         self.wl = workload
@@ -666,11 +681,29 @@ class Accelerator:
             self.inflight.release(job.slot)
         if ctx.slot is not None and job.qi == ctx.last_q:
             ctx.slot_res.release(ctx.slot)
+        self._jobs_done += 1
+        if self._progress is not None and not self._jobs_done % 2048:
+            self._report_progress()
         li = job.layer_idx
         self._layer_left[li] -= 1
         if self._layer_left[li] == 0:
             self._layer_end[li] = self.env.now
             self._layer_done[li].succeed()
+
+    def _report_progress(self) -> None:
+        """A progress line every ``PROGRESS_INTERVAL_S`` of wall time: query jobs retired,
+        simulated cycles, elapsed and estimated time left."""
+        now = time.perf_counter()
+        if now - self._t_last < PROGRESS_INTERVAL_S:
+            return
+        self._t_last = now
+        done, total = self._jobs_done, max(1, self._jobs_total)
+        elapsed = now - self._t_start
+        left = elapsed * (total - done) / done
+        self._progress(
+            f"timing phase: {done:,}/{total:,} query jobs ({100 * done / total:.0f} %), "
+            f"{int(self.env.now):,} cycles simulated, {elapsed:.0f} s elapsed, ~{left:.0f} s left"
+        )
 
     # ------------------------------------------------------------------ run
     def run(self) -> TimingResult:
@@ -757,7 +790,13 @@ class Accelerator:
 
 
 def run_timing(
-    cfg: HwConfig, workload: Workload, memory: MemoryModel, record_timeline: bool = False
+    cfg: HwConfig,
+    workload: Workload,
+    memory: MemoryModel,
+    record_timeline: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> TimingResult:
-    """Simulate ``workload`` on the accelerator described by ``cfg`` with ``memory``."""
-    return Accelerator(cfg, workload, memory, record_timeline).run()
+    """Simulate ``workload`` on the accelerator described by ``cfg`` with ``memory``.
+
+    ``progress`` receives a line every few seconds of wall time while a long run goes on."""
+    return Accelerator(cfg, workload, memory, record_timeline, progress).run()

@@ -146,3 +146,21 @@ def test_split_gqa_heads_all_stream_their_keys(make_dense_workload):
     assert gqa.heads_split == mha.heads_split == 2
     # every split head streams its keys per query, whether or not it fetched the group's K/V
     assert gqa.bytes_by_stream["k_msb"] == mha.bytes_by_stream["k_msb"]
+
+
+def test_progress_lines_report_jobs_and_change_nothing(make_dense_workload, monkeypatch):
+    """A long timing phase reports its progress; reading the wall clock changes no result."""
+    import spatten_sim.hw.accelerator as acc
+
+    cfg = _cfg()
+    wl = make_dense_workload(n_layers=2, n_heads=4, tokens=1024)  # 8,192 query jobs
+    quiet = _run(cfg, wl)
+    lines: list[str] = []
+    monkeypatch.setattr(acc, "PROGRESS_INTERVAL_S", 0.0)
+    loud = run_timing(cfg, wl, make_memory(dict(cfg.memory), cfg.clock_ghz), progress=lines.append)
+    assert [ln.split(" query jobs")[0] for ln in lines] == [
+        f"timing phase: {n:,}/8,192" for n in (2048, 4096, 6144, 8192)
+    ]
+    assert all("cycles simulated" in ln and "s left" in ln for ln in lines)
+    assert loud.cycles == quiet.cycles and loud.actions == quiet.actions
+    assert loud.busy_cycles == quiet.busy_cycles and loud.layers == quiet.layers
