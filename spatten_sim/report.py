@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spatten_sim.files import atomic_write
+
 if TYPE_CHECKING:
     from spatten_sim.energy import EnergyReport
     from spatten_sim.hw.accelerator import TimingResult
@@ -77,9 +79,7 @@ class Report:
             files.append(("timeline.csv", self.timeline_csv()))
         files.append(("report.json", self.to_json() + "\n"))  # last: its presence means done
         for name, text in files:
-            tmp = out / f".{name}.tmp"
-            tmp.write_text(text)
-            tmp.replace(out / name)
+            atomic_write(out / name, text)
         return out
 
     def summary(self) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 HELP = "simulate a trace (.npz) or an official workload (.csv) on a hardware configuration"
 DESCRIPTION = """\
@@ -69,11 +68,10 @@ def _write_outputs(args: argparse.Namespace, report, config_yaml: str, progress)
         out = report.write_dir(args.output, config_yaml)
         progress(f"wrote {out / 'report.json'}, {out / 'config.yaml'}, {out / 'layers.csv'}")
     if args.json and args.json != "-":
-        path = Path(args.json)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(report.to_json() + "\n")
-        tmp.replace(path)
-        path.with_name(f"{path.stem}.config.yaml").write_text(config_yaml)
+        from spatten_sim.files import atomic_write
+
+        path = atomic_write(args.json, report.to_json() + "\n")
+        atomic_write(path.with_name(f"{path.stem}.config.yaml"), config_yaml)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -77,12 +77,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _write(path: Path, text: str) -> None:
     from spatten_sim.errors import SpattenError
+    from spatten_sim.files import atomic_write
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        atomic_write(path, text)
     except OSError as exc:
         raise SpattenError(f"cannot write {path}: {exc.strerror or exc}") from None
 

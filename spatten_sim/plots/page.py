@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from spatten_sim.errors import SpattenError
+from spatten_sim.files import atomic_write
 from spatten_sim.plots import data as pdata
 
 
@@ -242,7 +243,4 @@ def write_report(path: str | Path, out: str | Path) -> Path:
         text = to_markdown(
             page, {f: f"{fig_dir.name}/{f.name}" for s in page.sections for f in s.figures}
         )
-    tmp_out = o.with_name(f".{o.name}.tmp")
-    tmp_out.write_text(text, encoding="utf-8")
-    tmp_out.replace(o)
-    return o
+    return atomic_write(o, text)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 import time
 from collections.abc import Iterable, Iterator
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from spatten_sim.errors import SpattenError
+from spatten_sim.files import atomic_write
 
 TABLE = "results.csv"
 MANIFEST = "manifest.json"
@@ -43,16 +43,6 @@ SPACE_COPY = "space.yaml"
 META_COLUMNS = ("point_id", "status", "error", "trace", "trace_sha256")
 #: report sections left out of the table (not results: the simulator's own wall clock)
 EXCLUDED_SECTIONS = ("sim",)
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a crash leaves either the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
 
 
 def flatten(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
