@@ -41,7 +41,10 @@ class FetcherConfig:
     address_fifo_depth: int = 64  #: entries (8 B each) per channel
     data_fifo_depth: int = 64  #: entries (16 B each) per channel
     data_fifo_width_bytes: int = 16
-    max_in_flight_requests: int = 4  #: generation: query-head requests whose fetches overlap
+    #: requests (query jobs) between arbitration and their decision report; new ones wait while
+    #: this many are in flight [RTL SpAttenController.scala: depthReqFIFO = 16, new requests
+    #: halted while fewer than 8 entries are free, so at most 9]
+    max_in_flight_requests: int = 9
 
 
 @dataclass(frozen=True)
@@ -60,14 +63,24 @@ class MultiplierArrayConfig:
     multipliers: int = 512
     multiplier_latency_cycles: int = 1
     adder_tree_stages: int = 6
+    #: probxV only: elements the FIFO between the top-k engine and the array holds [RTL
+    #: SpAttenController.scala StageMultiplyValue: a 64-entry queue of 8-score beats]; QxK reads
+    #: its SRAM directly and ignores it
+    input_fifo_depth: int = 512
 
 
 @dataclass(frozen=True)
 class SoftmaxConfig:
     """Softmax: dequantize, exp (Taylor on FP FMAs), accumulate, divide, requantize [C bert.cpp]."""
 
+    #: "two_pass" (the paper: exp + accumulate, then divide once the sum is known) or
+    #: "pass_through" (the released RTL's Softmax.scala forwards its input); hw/units/softmax.py
+    impl: str = "two_pass"
     parallelism: int = 8  #: elements per cycle
-    fifo_depth: int = 128  #: entries
+    fifo_depth: int = 128  #: entries of the input FIFO (QxK -> softmax)
+    #: two_pass: exponentials held between the passes (the paper's 1024-token context)
+    score_buffer_entries: int = 1024
+    passthrough_latency_cycles: int = 1  #: pass_through: one register stage
     dequant_latency_cycles: int = 7
     exp_latency_cycles: int = 21
     accum_latency_cycles: int = 23
@@ -76,9 +89,19 @@ class SoftmaxConfig:
 
 
 @dataclass(frozen=True)
+class DecisionConfig:
+    """Progressive-quantization decision: a running max over the softmax output stream,
+    compared with the threshold at the end of the query [RTL RequantDecision.scala]."""
+
+    fifo_depth: int = 16  #: entries between softmax and the decision (two 8-wide registers)
+    latency_cycles: int = 1
+
+
+@dataclass(frozen=True)
 class TopkEngineConfig:
     """Quick-select top-k engines (token/head and local-V) [REFERENCE.md §3]."""
 
+    impl: str = "quick_select"  #: hw/units/topk_engine.py
     comparators: int = 16  #: per comparator array
     fifo_depth: int = 64  #: FIFO_L / FIFO_R entries
     round_overhead_cycles: int = 3
@@ -177,6 +200,7 @@ class HwConfig:
     bitwidth_converter: BitwidthConverterConfig = field(default_factory=BitwidthConverterConfig)
     qxk: MultiplierArrayConfig = field(default_factory=MultiplierArrayConfig)
     softmax: SoftmaxConfig = field(default_factory=SoftmaxConfig)
+    decision: DecisionConfig = field(default_factory=DecisionConfig)
     topk: TopkEngineConfig = field(default_factory=TopkEngineConfig)
     probxv: MultiplierArrayConfig = field(default_factory=MultiplierArrayConfig)
     buffers: BuffersConfig = field(default_factory=BuffersConfig)
@@ -353,8 +377,13 @@ def _positive_ints(section: Any, prefix: str, allow_zero: tuple[str, ...] = ()) 
 def validate_config(cfg: HwConfig) -> None:
     """Refuse impossible values, naming the key path."""
     _check(cfg.clock_ghz > 0, "clock_ghz", f"must be > 0, got {cfg.clock_ghz}")
-    for name in ("fetcher", "bitwidth_converter", "qxk", "softmax", "topk", "probxv", "buffers"):
+    for name in (
+        "fetcher", "bitwidth_converter", "qxk", "softmax", "decision", "topk", "probxv", "buffers"
+    ):  # fmt: skip
         _positive_ints(getattr(cfg, name), name)
+    from spatten_sim.hw.units import check_units
+
+    check_units(cfg)  # impl names and pipeline depths (names the key)
     _check(1 <= cfg.buffers.word_bits <= 32, "buffers.word_bits", "must be 1..32")
     pol = cfg.policy
     for name in ("token_pruning", "head_pruning"):

@@ -72,3 +72,15 @@ class AddressLayout:
         keep[0] = True
         np.not_equal(blocks[1:], blocks[:-1], out=keep[1:])
         return base + blocks[keep] * self.tx
+
+    def row_spans(
+        self, stream: str, layer: int, head: int, rows: np.ndarray, bits: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Address of the first and of the last transaction covering each row (int64)."""
+        base = self._regions[(stream, layer, head)]
+        row_bits = self.head_dim * bits
+        r = rows.astype(np.int64)
+        tx_bits = 8 * self.tx
+        first = r * row_bits // tx_bits
+        last = ((r + 1) * row_bits - 1) // tx_bits
+        return base + first * self.tx, base + last * self.tx

@@ -1,0 +1,122 @@
+"""The Q-K-V fetcher: address generator, crossbars and bitwidth converter, in front of DRAM.
+
+Hardware [P, REFERENCE.md §3; RTL MatrixFetcher.scala]: the address generator issues
+``fetcher.address_issue_per_cycle`` (32) 32-B requests a cycle through the 32x16 address
+crossbar (at most one per channel per cycle, 64-entry address FIFOs: applied by the memory
+model's crossbar, :mod:`spatten_sim.hw.memory`); the data come back through the 16x32 data
+crossbar and the bitwidth converter (4/6/8/12-bit DRAM words to the 12-bit on-chip word) into
+the key or value buffer.
+
+Timing (docs/timing-model.md §6): batches are served in submission order; a batch starts when
+it is submitted and the address generator has issued the previous one; its ``k``-th request
+reaches the memory ``k // address_issue_per_cycle`` cycles after the start. A row is ready in the
+buffer ``bitwidth_converter.latency_cycles`` after its last transaction completes; the
+converter's input rate (512 B a cycle) is the HBM2 peak (16 channels x 32 B a cycle), so it
+never limits the stream and is charged as latency [ours].
+
+Actions: ``requests``, address FIFO accesses (push + pop), data FIFO accesses (push + pop per
+16-B entry), converter ``bytes``, and the key/value SRAM ``line_writes`` of the rows written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spatten_sim.config import HwConfig
+from spatten_sim.hw.layout import AddressLayout
+from spatten_sim.hw.memory import MemoryModel
+from spatten_sim.hw.units.base import ceil_div
+
+#: a part of a fetch: (stream, layer, head, rows, bits)
+Part = tuple[str, int, int, np.ndarray, int]
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """One batch: when it started and when each part's rows are ready in the buffers."""
+
+    start_cycle: int  #: first request leaves the fetcher (== submit cycle for an empty batch)
+    issue_cycles: int  #: cycles the address generator spends on it
+    transactions: int
+    ready: tuple[np.ndarray, ...]  #: int64 ready cycle of each row, one array per part
+
+
+class Fetcher:
+    """The fetcher and its memory; both timing models submit their batches through it."""
+
+    unit = "fetcher"
+
+    def __init__(
+        self, cfg: HwConfig, layout: AddressLayout, memory: MemoryModel, head_dim: int
+    ) -> None:
+        self.cfg = cfg
+        self.layout = layout
+        self.mem = memory
+        self.tx = memory.transaction_bytes
+        self.per_cycle = cfg.fetcher.address_issue_per_cycle
+        self.conv_latency = cfg.bitwidth_converter.latency_cycles
+        self.line_bytes = cfg.qxk.multipliers * cfg.buffers.word_bits / 8
+        self.row_bytes_on_chip = head_dim * cfg.buffers.word_bits / 8
+        self.free_at = 0  #: the address generator is free from this cycle on
+        self.transactions = 0
+        self.busy_cycles = 0
+        self.converter_busy_cycles = 0
+        self.bytes_by_stream: dict[str, int] = dict.fromkeys(
+            ("q", "q_lsb", "k_msb", "k_lsb", "v", "v_lsb"), 0
+        )
+        #: (start, end) of each non-empty batch's address issue, for the timeline
+        self.batches: list[tuple[int, int]] = []
+
+    def submit(self, now: int, parts: list[Part], actions=None) -> FetchResult:
+        """Submit a batch at cycle ``now``; returns its rows' ready cycles (final: the memory
+        model's results do not depend on later batches)."""
+        lay = self.layout
+        addrs = [lay.transactions(s, layer, h, rows, b) for s, layer, h, rows, b in parts]
+        n = int(sum(a.size for a in addrs))
+        if n == 0:
+            ready = tuple(np.full(p[3].size, now, np.int64) for p in parts)
+            return FetchResult(now, 0, 0, ready)
+        start = max(now, self.free_at)
+        issue = ceil_div(n, self.per_cycle)
+        self.free_at = start + issue
+        allad = np.concatenate(addrs)
+        arrivals = start + np.arange(n, dtype=np.int64) // self.per_cycle
+        done = np.asarray(self.mem.access(allad, arrivals), dtype=np.int64)
+        ready = []
+        off = 0
+        for (stream, layer, h, rows, bits), a in zip(parts, addrs, strict=True):
+            comp = done[off : off + a.size]
+            off += a.size
+            self.bytes_by_stream[stream] += a.size * self.tx
+            ready.append(self._rows_ready(stream, layer, h, rows, bits, a, comp))
+        nbytes = n * self.tx
+        self.transactions += n
+        self.busy_cycles += issue
+        conv = ceil_div(nbytes, self.cfg.bitwidth_converter.bytes_per_cycle)
+        self.converter_busy_cycles += conv
+        self.batches.append((start, start + issue))
+        if actions is not None:
+            f = actions["fetcher"]
+            f["requests"] += n
+            f["address_fifo_accesses"] += 2 * n
+            f["data_fifo_accesses"] += 2 * nbytes / self.cfg.fetcher.data_fifo_width_bytes
+            actions["bitwidth_converter"]["bytes"] += nbytes
+        return FetchResult(start, issue, n, tuple(ready))
+
+    def _rows_ready(self, stream, layer, head, rows, bits, addrs, comp) -> np.ndarray:
+        if rows.size == 0:
+            return np.zeros(0, np.int64)
+        if addrs.size == 0:  # nothing to read (zero-bit words): ready after the converter
+            return np.full(rows.size, self.free_at, np.int64)
+        first, last = self.layout.row_spans(stream, layer, head, rows, bits)
+        i0 = np.searchsorted(addrs, first)
+        i1 = np.searchsorted(addrs, last)
+        span = int((i1 - i0).max()) + 1
+        idx = np.minimum(i0[:, None] + np.arange(span)[None, :], i1[:, None])
+        return comp[idx].max(axis=1) + self.conv_latency
+
+    def count_sram_write(self, actions, which: str, rows: int) -> None:
+        """Key/value SRAM lines written for ``rows`` rows."""
+        actions[which]["line_writes"] += rows * self.row_bytes_on_chip / self.line_bytes
