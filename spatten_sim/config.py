@@ -118,6 +118,16 @@ class BuffersConfig:
 
 
 @dataclass(frozen=True)
+class TimingConfig:
+    """How the timing phase sequences the work (docs/timing-model.md §7)."""
+
+    #: true: a layer starts after the previous one has finished (its Q/K/V come from the FC
+    #: layers, which are not simulated); false: requests stream back to back across layers, as
+    #: the official RTL test bench drives them (TestSpAtten.scala), ignoring that dependency
+    layer_barrier: bool = True
+
+
+@dataclass(frozen=True)
 class EnergyConfig:
     """Per-action energy table: a shipped table name or a YAML path, plus leakage."""
 
@@ -205,6 +215,7 @@ class HwConfig:
     probxv: MultiplierArrayConfig = field(default_factory=MultiplierArrayConfig)
     buffers: BuffersConfig = field(default_factory=BuffersConfig)
     memory: dict = field(default_factory=lambda: {"preset": "hbm2"})
+    timing: TimingConfig = field(default_factory=TimingConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
 

@@ -20,7 +20,7 @@ from spatten_sim.files import atomic_write
 
 if TYPE_CHECKING:
     from spatten_sim.energy import EnergyReport
-    from spatten_sim.hw.accelerator import TimingResult
+    from spatten_sim.hw.result import TimingResult
     from spatten_sim.workload import Workload
 
 REPORT_VERSION = 1

@@ -1,166 +1,102 @@
-"""The SpAtten accelerator as a discrete-event SimPy model (the timing phase).
+"""The SpAtten accelerator as a discrete-event SimPy model (the timing phase, production mode).
 
-One process per hardware unit, connected by ``simpy.Store``s whose capacities come from the
-hardware FIFO depths, so backpressure, overlap and stalls come out of the model:
+The machine follows docs/timing-model.md rule for rule; its units' figures come from
+:mod:`spatten_sim.hw.units` (one module per unit) and nothing here has a number of its own. The
+model has one SimPy event per job and phase of work, never one per cycle or per element:
 
-``sequencer`` (buffer manager + importance top-k barrier) -> ``fetcher`` (address generator,
-crossbars, bitwidth converter; talks to the DRAM model in batches) -> ``qxk`` -> ``softmax``
-(-> ``importance_accumulators``, computed in closed form) -> ``progressive_decision`` -> ``topk_local_v`` -> ``probxv``;
-the ``topk_token_head`` engine runs the token top-k before a layer and the head top-k after it.
+* the **sequencer** starts layers (after the token/head top-k between them) and hands heads
+  their K/V slots (double buffering) in program order;
+* the **arbiter** admits one request a cycle into the pipeline -- a pending re-quantization
+  first, else the next new query while the request window and the key buffer allow -- submits its
+  fetch to the **fetcher** (a DRAM batch through the memory model) and streams the pass through
+  the front chain (QxK, softmax, decision) with :class:`~spatten_sim.hw.streaming.FrontChain`;
+* the **back chain** takes the decided queries in program order through the local-V top-k
+  engine and probxV (:class:`~spatten_sim.hw.streaming.BackChain`), allocating the value buffer
+  and fetching V when the engine hands on a query's first kept element;
+* a **retire** event per query frees its value buffer and, for a head's last query, its slot, and
+  closes the layer.
 
-Every unit serves a *job* (one query of one head) with an occupancy and a latency derived from
-its microarchitecture (:mod:`spatten_sim.hw.units`); events are per query job or per DRAM batch,
-never per cycle. The model only replays the :class:`~spatten_sim.workload.Workload`: every
-decision (which tokens, heads, V rows survive, which queries re-fetch LSBs, top-k cycles) was
-made by the functional phase from the data.
-
-Modelling choices (also in README "What is modelled"):
-
-* Layers are sequential: a layer's fetches start after the previous layer's last query has left
-  probxV and the head/token top-k have run (the next layer's Q/K/V come from the FC layers, and
-  which tokens survive is known only after the token top-k).
-* Summarization: a head's surviving K/V are loaded into the K/V SRAM once and reused by all its
-  queries; with ``buffers.double_buffered`` two heads hold buffers, so the next head's load
-  overlaps the current head's compute. A head whose K or V do not fit half of its SRAM is
-  *split*: its queries stream their keys and values from DRAM one by one (reported as
-  ``heads_split``).
-* Generation: up to ``fetcher.max_in_flight_requests`` query-head requests are in flight; each
-  allocates K buffer bytes before its fetch is issued (released after the progressive decision)
-  and V buffer bytes before its V fetch (released after probxV).
-* LSB re-fetch: the decision unit issues the LSB fetch as soon as a query misses the threshold;
-  when the LSBs arrive the query goes back through QxK (ahead of new queries) and softmax.
-  Queries leave the decision stage in order, so probxV waits for the recomputation; later
-  queries keep flowing through QxK and softmax and issue their own re-fetches meanwhile.
-* Between units a store holds ``max(1, fifo_depth // keys)`` query jobs (``keys`` = the longest
-  query of the workload): with 128-entry FIFOs and contexts >= 128 tokens that is one job.
-  A unit hands a finished job to the next unit after its pipeline depth; while the previous
-  hand-off is still blocked on a full store, the unit stalls.
-* Importance accumulation reads the softmax output at the softmax rate and never stalls it, so
-  its busy intervals are computed in closed form rather than by a process.
+Within a cycle, events run in the contract's phase order (releases, layer starts, slot
+acquisitions, the arbiter, value-buffer allocations), so DRAM batches reach the memory model in
+the same order as in the cycle-stepped reference (:mod:`spatten_sim.hw.reference`), which gives
+the same cycles, layer starts and ends, busy and stall counts (tests/hw/test_equivalence.py).
+The model only replays the :class:`~spatten_sim.workload.Workload`: every decision was made by
+the functional phase from the data.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
+from bisect import insort
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import simpy
 
 from spatten_sim.config import HwConfig
-from spatten_sim.hw import units
+from spatten_sim.hw import units as hw_units
 from spatten_sim.hw.layout import AddressLayout
 from spatten_sim.hw.memory import MemoryModel
-from spatten_sim.workload import HeadJob, LayerJob, TopkCall, Workload
+from spatten_sim.hw.result import LayerRecord, TimingResult
+from spatten_sim.hw.streaming import BackChain, FrontChain, busy_runs
+from spatten_sim.hw.units import UNITS, build_pipeline
+from spatten_sim.hw.units import accumulators as acc_unit
+from spatten_sim.hw.units.fetcher import Fetcher
+from spatten_sim.workload import HeadJob, TopkCall, Workload
 
-UNITS = (
-    "fetcher",
-    "bitwidth_converter",
-    "qxk",
-    "softmax",
-    "importance_accumulators",
-    "progressive_decision",
-    "topk_local_v",
-    "probxv",
-    "topk_token_head",
-)
+__all__ = ["UNITS", "LayerRecord", "TimingResult", "run_timing"]
 
 #: wall-clock seconds between two progress lines of a long timing phase
 PROGRESS_INTERVAL_S = 5.0
 
-#: priority of fetch requests: the critical path (V after top-k, LSB re-fetch) goes first
-_PRIO_URGENT = 0
-_PRIO_PREFETCH = 1
+#: phases within a cycle (docs/timing-model.md §5), after SimPy's own events of the cycle
+_RELEASE, _LAYER, _SLOT, _ARBITER, _VALLOC = 10, 11, 12, 13, 14
+_INF = 1 << 62
+_EMPTY = np.zeros(0, np.int64)
 
 
-@dataclass(frozen=True)
-class LayerRecord:
-    """Timing of one layer job (one row of the per-layer CSV)."""
+class _Head:
+    """Per-head state shared by its jobs."""
 
-    stage: str
-    iteration: int
-    layer: int
-    tokens_total: int
-    tokens_kept: int
-    heads_kept: int
-    queries: int
-    requant_queries: int
-    start_cycle: int
-    end_cycle: int
-    dram_bytes: int
+    __slots__ = ("first_job", "hj", "key", "last_job", "li", "lsb", "q_ready", "slot_time", "split")
 
-
-@dataclass(frozen=True)
-class TimingResult:
-    """What the timing phase measured: cycles, per-unit busy/stall, action counts, DRAM."""
-
-    cycles: int
-    busy_cycles: dict[str, int]
-    stall_cycles: dict[str, int]
-    actions: dict[str, dict[str, float]]
-    params: dict[str, dict[str, float]]
-    bytes_by_stream: dict[str, int]
-    transactions: int
-    layers: tuple[LayerRecord, ...]
-    heads_split: int
-    memory_stats: dict[str, Any]
-    #: (unit, "busy" | "stall", start_cycle, end_cycle) intervals, when recorded
-    timeline: tuple[tuple[str, str, int, int], ...] | None = None
-
-
-class _HeadCtx:
-    """Per-head state shared by that head's query jobs."""
-
-    __slots__ = ("hj", "last_q", "lsb_event", "slot", "slot_res", "split")
-
-    def __init__(self, hj: HeadJob, split: bool) -> None:
+    def __init__(self, hj: HeadJob, li: int, split: bool) -> None:
         self.hj = hj
+        self.li = li
         self.split = split
-        self.lsb_event: simpy.Event | None = None
-        self.slot = None
-        self.slot_res: simpy.Resource | None = None
-        self.last_q = hj.n_queries - 1
+        self.key = (hj.layer, hj.kv_head, hj.iteration)
+        self.q_ready: np.ndarray = _EMPTY
+        self.lsb: np.ndarray | None = None  #: summarization: the head's LSB rows, once fetched
+        self.slot_time = -1
+        self.first_job = 0
+        self.last_job = 0
 
 
 class _Job:
-    """One query of one head moving through the pipeline."""
+    """One query of one head."""
 
     __slots__ = (
-        "ctx",
-        "k_ready",
-        "kbuf",
-        "layer_idx",
-        "n_keys",
-        "qi",
-        "redo",
-        "redo_done",
-        "requant",
-        "slot",
-        "topk_cycles",
-        "v_ready",
-        "v_rows",
-        "vbuf",
-    )
+        "a", "head", "idx", "k_rows", "kbytes", "m", "n", "qi", "requant", "select",
+        "topk_cycles", "extra", "redo_done", "t_final",
+    )  # fmt: skip
 
-    def __init__(self, ctx: _HeadCtx, qi: int, layer_idx: int) -> None:
-        hj = ctx.hj
-        self.ctx = ctx
+    def __init__(self, head: _Head, qi: int, idx: int, pipe) -> None:
+        hj = head.hj
+        self.head = head
         self.qi = qi
-        self.layer_idx = layer_idx
-        self.n_keys = int(hj.keys_per_query[qi])
+        self.idx = idx
+        self.n = max(1, int(hj.keys_per_query[qi]))
+        self.m = max(1, int(hj.v_kept[qi]))
         self.requant = bool(hj.requant[qi])
-        self.v_rows = int(hj.v_kept[qi])
         self.topk_cycles = int(hj.local_topk_cycles[qi])
-        self.redo = False
-        self.redo_done: simpy.Event | None = None
-        self.k_ready: simpy.Event | None = None
-        self.v_ready: simpy.Event | None = None
-        self.kbuf = 0
-        self.vbuf = 0
-        self.slot = None
+        self.select = pipe.topk.is_select(self.n, self.m, self.topk_cycles)
+        self.extra = pipe.topk.extra_rounds(self.n, self.topk_cycles) if self.select else 0
+        self.k_rows: np.ndarray = _EMPTY  #: split heads: the rows this job fetches
+        self.kbytes = 0
+        self.redo_done = False
+        self.a: np.ndarray | None = None  #: final pass: cycles its elements leave the decision
+        self.t_final = -1
 
 
 class Accelerator:
@@ -175,529 +111,481 @@ class Accelerator:
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.cfg = cfg
-        # progress lines only: reading the wall clock never changes what is simulated
-        self._progress = progress
-        self._jobs_total = sum(h.n_queries for h in workload.head_jobs())
-        self._jobs_done = 0
-        self._t_start = self._t_last = time.perf_counter()
-        #: (unit, "busy" | "stall", start_cycle, end_cycle) intervals when recording
-        self.timeline: list[tuple[str, str, int, int]] | None = [] if record_timeline else None
         self.wl = workload
         self.mem = memory
         self.env = simpy.Environment()
-        env = self.env
-        self.tx = memory.transaction_bytes
+        self._progress = progress
+        self._t_start = self._t_last = time.perf_counter()
+        self.timeline: list[tuple[str, str, int, int]] | None = [] if record_timeline else None
+        self._tl_last: dict[str, int] = {}  #: timeline: last busy cycle recorded per unit
+        d = workload.head_dim
+        self.pipe = pipe = build_pipeline(cfg, d)
+        self.bufs = pipe.buffers
         self.layout = AddressLayout(
             workload.n_layers,
             workload.n_heads,
             workload.n_kv_heads,
             workload.prompt_tokens + workload.generated_tokens,
-            workload.head_dim,
+            d,
             max_bits=max(32, cfg.buffers.word_bits),
-            transaction_bytes=self.tx,
+            transaction_bytes=memory.transaction_bytes,
         )
-        self.busy: dict[str, int] = dict.fromkeys(UNITS, 0)
-        self.stall: dict[str, int] = dict.fromkeys(UNITS, 0)
+        self.fetcher = Fetcher(cfg, self.layout, memory, d)
         self.actions: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        self.bytes_by_stream: dict[str, int] = dict.fromkeys(
-            ("q", "q_lsb", "k_msb", "k_lsb", "v", "v_lsb"), 0
-        )
-        self.transactions = 0
-        self.heads_split = 0
-        self._layer_bytes: dict[int, int] = defaultdict(int)
-        self._layer_start: dict[int, int] = {}
-        self._layer_end: dict[int, int] = {}
-        self._pending: dict[str, deque[simpy.Event]] = {u: deque() for u in UNITS}
-        self._last_fire: dict[str, int] = dict.fromkeys(UNITS, 0)
-        self._seq = 0
-
-        max_keys = max(
-            (int(h.keys_per_query.max()) for h in workload.head_jobs() if h.n_queries), default=1
-        )
-        jobs_per_fifo = max(1, cfg.softmax.fifo_depth // max(1, max_keys))
-        self.fetch_q = simpy.PriorityStore(env)
-        self.qxk_in = simpy.PriorityStore(env, capacity=max(2, jobs_per_fifo))
-        self.sm_in = simpy.Store(env, capacity=jobs_per_fifo)
-        self.dec_in = simpy.Store(env)  # the decision unit never back-pressures (1 cycle/job)
-        self.commit_q = simpy.Store(env)  # decided queries, in order
-        self._acc_free = 0
-        self.topk_in = simpy.Store(env, capacity=max(1, cfg.topk.fifo_depth // max(1, max_keys)))
-        self.pv_in = simpy.Store(env, capacity=jobs_per_fifo)
-        self.topk_engine = simpy.Resource(env, capacity=1)
-        slots = 2 if cfg.buffers.double_buffered else 1
-        self.head_slots = simpy.Resource(env, capacity=slots)
-        self.inflight = simpy.Resource(env, capacity=cfg.fetcher.max_in_flight_requests)
-        self.kbuf = simpy.Container(
-            env, capacity=cfg.buffers.key_sram_bytes, init=cfg.buffers.key_sram_bytes
-        )
-        self.vbuf = simpy.Container(
-            env, capacity=cfg.buffers.value_sram_bytes, init=cfg.buffers.value_sram_bytes
-        )
-        self._half_k = cfg.buffers.key_sram_bytes // slots
-        self._half_v = cfg.buffers.value_sram_bytes // slots
-        self._line_bytes = cfg.qxk.multipliers * cfg.buffers.word_bits / 8
-        self._layer_left: dict[int, int] = {}
-        self._layer_done: dict[int, simpy.Event] = {}
-        # GQA: K/V of a group fetched once; later heads of the group wait on these events
-        self._group_k: dict[tuple[int, int, int], list[simpy.Event]] = defaultdict(list)
-        self._group_v: dict[tuple[int, int, int], list[simpy.Event]] = defaultdict(list)
-        self._group_lsb: dict[tuple[int, int, int], list[simpy.Event]] = defaultdict(list)
-        self._group_rows: dict[tuple[int, int, int], np.ndarray] = {}
-
-    # ------------------------------------------------------------------ helpers
-    def _mark(self, unit: str, kind: str, start: int, end: int) -> None:
-        """Charge ``[start, end)`` to ``unit`` as busy or stall (and record it on the timeline)."""
-        if end <= start:
-            return
-        (self.busy if kind == "busy" else self.stall)[unit] += end - start
-        if self.timeline is not None:
-            self.timeline.append((unit, kind, int(start), int(end)))
-
-    def _count(self, unit: str, action: str, n: float) -> None:
-        self.actions[unit][action] += n
-
-    def _wait(self, unit: str, ev: simpy.Event | None):
-        """Wait for ``ev`` and charge the wait to ``unit``'s stall cycles."""
-        if ev is not None and not ev.processed:
-            t = self.env.now
-            yield ev
-            self._mark(unit, "stall", t, self.env.now)
-
-    def _deliver(
-        self,
-        unit: str,
-        store: simpy.Store | None,
-        item: Any,
-        delay: int,
-        occupancy: int,
-        after=None,
-    ):
-        """Hand ``item`` to ``store`` ``delay`` cycles from now (the unit's pipeline depth).
-
-        Hand-offs stay in order (a job never overtakes the one before it). The unit's pipeline
-        holds ``1 + ceil(delay / occupancy)`` jobs; when that many hand-offs are still pending
-        (the downstream store is full), the unit stalls until the oldest completes.
-        """
-        env = self.env
-        pend = self._pending[unit]
-        limit = 1 + -(-delay // max(1, occupancy))
-        while len(pend) >= limit:
-            t = env.now
-            yield pend[0]
-            self._mark(unit, "stall", t, env.now)
-        fire_at = max(env.now + delay, self._last_fire[unit])
-        self._last_fire[unit] = fire_at
-        done = env.event()
-        pend.append(done)
-
-        def finish(_ev=None) -> None:
-            pend.popleft()
-            if after is not None:
-                after(item)
-            done.succeed()
-
-        def fire(_ev=None) -> None:
-            if store is None:
-                finish()
-            else:
-                store.put(item).callbacks.append(finish)
-
-        if fire_at > env.now:
-            env.timeout(fire_at - env.now).callbacks.append(fire)
-        else:
-            fire()
-
-    def _all(self, events: list[simpy.Event]) -> simpy.Event | None:
-        events = [e for e in events if e is not None and not e.processed]
-        if not events:
-            return None
-        if len(events) == 1:
-            return events[0]
-        return self.env.all_of(events)
-
-    # ------------------------------------------------------------------ fetcher
-    def _fetch(self, parts: list[tuple[str, int, int, np.ndarray, int]], layer_idx: int, prio: int):
-        """Queue a fetch of ``(stream, layer, head, rows, bits)`` parts; returns its done event."""
-        addrs = [self.layout.transactions(s, lay, h, rows, b) for s, lay, h, rows, b in parts]
-        done = self.env.event()
-        n = 0
-        for (stream, *_), a in zip(parts, addrs, strict=True):
-            self.bytes_by_stream[stream] += a.size * self.tx
-            n += a.size
-        if n == 0:
-            done.succeed()
-            return done
-        self._layer_bytes[layer_idx] += n * self.tx
-        allad = np.concatenate(addrs)
-        self._seq += 1
-        self.fetch_q.put((prio, self._seq, allad, done))
-        return done
-
-    def _fetcher(self):
-        env, cfg = self.env, self.cfg
-        per_cycle = cfg.fetcher.address_issue_per_cycle
-        conv_free = 0
-        while True:
-            _, _, addrs, done = yield self.fetch_q.get()
-            n = addrs.size
-            t0 = env.now
-            arrivals = t0 + np.arange(n, dtype=np.int64) // per_cycle
-            completion = self.mem.access(addrs, arrivals)
-            last = int(completion.max())
-            nbytes = n * self.tx
-            conv = units.converter(cfg, nbytes)
-            # the converter streams the data as it arrives; it is one unit shared by all fetches
-            conv_start = max(t0, conv_free)
-            conv_free = max(conv_start + conv.occupancy, last)
-            finish = max(last, conv_start + conv.occupancy) + (conv.latency - conv.occupancy)
-            self._mark("bitwidth_converter", "busy", conv_start, conv_start + conv.occupancy)
-            issue = units.address_issue_cycles(cfg, n)
-            self._mark("fetcher", "busy", t0, t0 + issue)
-            self.transactions += n
-            self._count("fetcher", "requests", n)
-            self._count("fetcher", "address_fifo_accesses", 2 * n)
-            self._count(
-                "fetcher", "data_fifo_accesses", 2 * nbytes / cfg.fetcher.data_fifo_width_bytes
-            )
-            self._count("bitwidth_converter", "bytes", nbytes)
-            ev = env.timeout(max(0, finish - env.now))
-            ev.callbacks.append(lambda _e, d=done: d.succeed())
-            yield env.timeout(issue)
-
-    def _sram_write(self, which: str, rows: int) -> None:
-        nbytes = rows * self.wl.head_dim * self.cfg.buffers.word_bits / 8
-        self._count(which, "line_writes", nbytes / self._line_bytes)
-
-    # ------------------------------------------------------------------ sequencer
-    def _topk_call(self, call: TopkCall | None):
-        if call is None or call.cycles <= 0:
-            return
-        with self.topk_engine.request() as req:
-            yield req
-            yield self.env.timeout(call.cycles)
-        self._mark("topk_token_head", "busy", self.env.now - call.cycles, self.env.now)
-        self._count_topk("topk_token_head", call.cycles)
-
-    def _count_topk(self, unit: str, cycles: int) -> None:
-        p = self.cfg.topk.comparators
-        # both comparator arrays (< pivot, > pivot) compare P elements every active cycle
-        self._count(unit, "comparisons", 2 * p * cycles)
-        self._count(unit, "zero_eliminator_ops", p * cycles)
-        self._count(unit, "fifo_accesses", p * cycles)
-
-    def _sequencer(self):
-        env = self.env
-        prev: LayerJob | None = None
-        feeder_done: simpy.Event | None = None
-        for li, lj in enumerate(self.wl.layers):
-            if li > 0:
-                yield self._layer_done[li - 1]
-            if prev is not None:
-                yield from self._topk_call(prev.head_topk)
-            yield from self._topk_call(lj.token_topk)
-            self._layer_start[li] = env.now
-            nq = sum(h.n_queries for h in lj.heads)
-            self._layer_left[li] = nq
-            self._layer_done[li] = env.event()
-            if nq == 0:
-                self._layer_done[li].succeed()
-                self._layer_end[li] = env.now
+        # heads and jobs in program order
+        self.heads: list[list[_Head]] = []
+        self.jobs: list[_Job] = []
+        max_n = 1
+        for li, lj in enumerate(workload.layers):
+            row = []
             for hj in lj.heads:
                 if hj.n_queries == 0:
                     continue
-                if hj.stage == "summarization":
-                    feeder_done = yield from self._issue_summarization(hj, li, feeder_done)
-                else:
-                    yield from self._issue_generation(hj, li)
-            prev = lj
-        if self.wl.layers:
-            yield self._layer_done[len(self.wl.layers) - 1]
-            if prev is not None:
-                yield from self._topk_call(prev.head_topk)
-
-    def _issue_summarization(self, hj: HeadJob, li: int, prev_feeder: simpy.Event | None):
-        wb = self.cfg.buffers.word_bits
-        k_bytes = hj.n_keys * hj.head_dim * wb // 8
-        split = k_bytes > self._half_k or k_bytes > self._half_v
-        ctx = _HeadCtx(hj, split)
-        req = self.head_slots.request()
-        yield req
-        ctx.slot, ctx.slot_res = req, self.head_slots
-        key = (hj.layer, hj.kv_head, hj.iteration)
-        if hj.k_msb_fetch.size or hj.v_fetch.size:
-            # the group's surviving rows (later heads of a GQA group have empty fetch lists)
-            self._group_rows[key] = np.union1d(hj.k_msb_fetch, hj.v_fetch)
-        parts = [("q", hj.layer, hj.head, hj.q_fetch, hj.bits.q_msb)]
-        own: list[simpy.Event] = []
-        if not split:
-            parts += [
-                ("k_msb", hj.layer, hj.kv_head, hj.k_msb_fetch, hj.bits.k_msb),
-                ("v", hj.layer, hj.kv_head, hj.v_fetch, hj.bits.v_msb),
-            ]
-            self._sram_write("key_sram", hj.k_msb_fetch.size)
-            self._sram_write("value_sram", hj.v_fetch.size)
-        else:
-            self.heads_split += 1
-        ev = self._fetch(parts, li, _PRIO_PREFETCH)
-        own.append(ev)
-        ready = self._all(own + self._group_k[key])
-        if hj.k_msb_fetch.size or hj.v_fetch.size:
-            self._group_k[key].append(ev)
-        done = self.env.event()
-        self.env.process(self._feed_summarization(ctx, li, ready, prev_feeder, done))
-        return done
-
-    def _feed_summarization(self, ctx: _HeadCtx, li: int, ready, prev_feeder, done):
-        if prev_feeder is not None and not prev_feeder.processed:
-            yield prev_feeder
-        hj = ctx.hj
-        survivors = self._group_rows[(hj.layer, hj.kv_head, hj.iteration)] if ctx.split else None
-        for qi in range(hj.n_queries):
-            job = _Job(ctx, qi, li)
-            if ctx.split:
-                # keys/values do not fit: stream this query's visible keys and values
-                rows = survivors[: job.n_keys] if survivors.size else np.zeros(0, np.int32)
-                job.k_ready = self._fetch(
-                    [("k_msb", hj.layer, hj.kv_head, rows, hj.bits.k_msb)], li, _PRIO_PREFETCH
-                )
-                job.v_ready = self._fetch(
-                    [("v", hj.layer, hj.kv_head, rows, hj.bits.v_msb)], li, _PRIO_PREFETCH
-                )
-                if qi == 0:
-                    job.k_ready = self._all([job.k_ready, ready])
-            elif qi == 0:
-                job.k_ready = ready
-            self._seq += 1
-            yield self.qxk_in.put((1, self._seq, job))
-        done.succeed()
-
-    def _issue_generation(self, hj: HeadJob, li: int):
-        wb = self.cfg.buffers.word_bits
-        key = (hj.layer, hj.kv_head, hj.iteration)
-        ctx = _HeadCtx(hj, split=False)
-        for qi in range(hj.n_queries):
-            slot = self.inflight.request()
-            yield slot
-            rows = hj.k_msb_fetch.size if qi == 0 else 0
-            kbytes = min(self.cfg.buffers.key_sram_bytes, rows * hj.head_dim * wb // 8)
-            if kbytes:
-                yield self.kbuf.get(kbytes)
-            parts = [("q", hj.layer, hj.head, hj.q_fetch[qi : qi + 1], hj.bits.q_msb)]
-            if qi == 0:
-                parts.append(("k_msb", hj.layer, hj.kv_head, hj.k_msb_fetch, hj.bits.k_msb))
-                self._sram_write("key_sram", hj.k_msb_fetch.size)
-            ev = self._fetch(parts, li, _PRIO_PREFETCH)
-            job = _Job(ctx, qi, li)
-            job.slot = slot
-            job.kbuf = kbytes
-            job.k_ready = self._all([ev, *self._group_k[key]])
-            if qi == 0 and hj.k_msb_fetch.size:
-                self._group_k[key].append(ev)
-            if (
-                qi == 0
-                and not hj.local_topk_cycles.any()
-                and np.array_equal(hj.v_kept, hj.keys_per_query)
-            ):
-                # no local-V pruning: the V rows do not depend on the probabilities, so they
-                # are fetched with K instead of after the top-k
-                yield from self._fetch_v(job, None)
-            self._seq += 1
-            yield self.qxk_in.put((1, self._seq, job))
-
-    def _fetch_v(self, job: _Job, unit: str | None):
-        """Generation: allocate V buffer space and fetch the V rows of ``job``'s head (once per
-        GQA group: later heads also wait for the group's earlier V fetches). ``unit`` is charged
-        the stall while the V buffer is full (None: the sequencer, which is not a unit)."""
-        hj = job.ctx.hj
-        key = (hj.layer, hj.kv_head, hj.iteration)
-        vbytes = min(
-            self.cfg.buffers.value_sram_bytes,
-            hj.v_fetch.size * hj.head_dim * self.cfg.buffers.word_bits // 8,
+                split = hj.stage == "summarization" and self.bufs.is_split(hj)
+                h = _Head(hj, li, split)
+                h.first_job = len(self.jobs)
+                for qi in range(hj.n_queries):
+                    self.jobs.append(_Job(h, qi, len(self.jobs), pipe))
+                h.last_job = len(self.jobs) - 1
+                max_n = max(max_n, int(hj.keys_per_query.max()))
+                row.append(h)
+            self.heads.append(row)
+        self.front = FrontChain(pipe.front, max_n)
+        self.back = BackChain(
+            pipe.topk.rate, pipe.topk_cap, pipe.probxv.rate, pipe.probxv.depth
         )
-        if vbytes:
-            t = self.env.now
-            yield self.vbuf.get(vbytes)
-            if unit is not None:
-                self._mark(unit, "stall", t, self.env.now)
-            job.vbuf = vbytes
-        parts = [("v", hj.layer, hj.kv_head, hj.v_fetch, hj.bits.v_msb)]
-        if hj.v_lsb_fetch.size:
-            parts.append(("v_lsb", hj.layer, hj.kv_head, hj.v_lsb_fetch, hj.bits.v_lsb))
-        prio = _PRIO_PREFETCH if unit is None else _PRIO_URGENT
-        ev = self._fetch(parts, job.layer_idx, prio)
-        self._sram_write("value_sram", hj.v_fetch.size)
-        job.v_ready = self._all([ev, *self._group_v[key]]) or ev
-        if hj.v_fetch.size:
-            self._group_v[key].append(ev)
+        self.heads_split = 0
+        self._groups: dict[tuple[int, int, int], dict[str, np.ndarray]] = defaultdict(dict)
+        self._layer_bytes: dict[int, int] = defaultdict(int)
+        self._layer_start: dict[int, int] = {}
+        self._layer_end: dict[int, int] = {}
+        self._layer_left = [sum(h.hj.n_queries for h in row) for row in self.heads]
+        self._topk_busy = 0
+        # arbiter state
+        self._eligible: list[int] = [-1] * len(self.jobs)  #: cycle a new job may be arbitrated
+        self._next_new = 0
+        self._occ = 0
+        self._wrel: list[int] = []  #: window releases (decision reports) still ahead
+        self._kused = 0
+        self._krel: list[tuple[int, int]] = []  #: known key-buffer releases (cycle, bytes)
+        self._pending: list[tuple[int, int]] = []  #: redos: (report cycle, job index)
+        self._arb_last = -1
+        self._arb_wake = _INF
+        self._arb_token = 0
+        # back chain state
+        self._back_next = 0
+        self._back_busy = False
+        self._vused = 0
+        self._vrel: list[tuple[int, int]] = []  #: value-buffer releases (cycle, bytes)
+        # sequencer state
+        self._slots_free = self.bufs.slots
+        self._seq_waiting: simpy.Event | None = None
+        self._layer_done: simpy.Event | None = None
+        self._jobs_done = 0
 
-    # ------------------------------------------------------------------ datapath units
-    def _qxk(self):
-        cfg = self.cfg
-        d = self.wl.head_dim
-        while True:
-            _, _, job = yield self.qxk_in.get()
-            yield from self._wait("qxk", job.k_ready)
-            svc = units.qxk(cfg, job.n_keys, d)
-            yield self.env.timeout(svc.occupancy)
-            self._mark("qxk", "busy", self.env.now - svc.occupancy, self.env.now)
-            self._count("qxk", "multiplies", job.n_keys * d)
-            self._count("qxk", "adds", job.n_keys * (d - 1))
-            self._count("key_sram", "line_reads", svc.occupancy)
-            yield from self._deliver(
-                "qxk", self.sm_in, job, svc.latency - svc.occupancy, svc.occupancy
-            )
+    # ------------------------------------------------------------------ helpers
+    def _at(self, cycle: int, phase: int, fn: Callable[[], None] | None = None) -> simpy.Event:
+        """An event at ``cycle`` in ``phase`` of that cycle (running ``fn`` when it fires)."""
+        env = self.env
+        assert cycle >= env.now, (cycle, env.now)
+        ev = simpy.Event(env)
+        ev._ok = True
+        ev._value = None
+        if fn is not None:
+            ev.callbacks.append(lambda _e: fn())
+        env.schedule(ev, phase, cycle - env.now)
+        return ev
 
-    def _softmax(self):
-        cfg = self.cfg
-        while True:
-            job = yield self.sm_in.get()
-            svc = units.softmax(cfg, job.n_keys)
-            yield self.env.timeout(svc.occupancy)
-            self._mark("softmax", "busy", self.env.now - svc.occupancy, self.env.now)
-            n = job.n_keys
-            # per element: dequantize (1 mult), exp by 5th-order Taylor (5 FMAs), accumulate
-            # (1 add), divide (1 div), requantize (1 mult)
-            self._count("softmax", "fp_mults", 7 * n)
-            self._count("softmax", "fp_adds", 6 * n)
-            self._count("softmax", "fp_divs", n)
-            self._count("softmax", "fifo_accesses", 2 * n)
-            if job.redo:
-                yield from self._deliver(
-                    "softmax",
-                    None,
-                    job,
-                    svc.latency - svc.occupancy,
-                    svc.occupancy,
-                    after=lambda j: j.redo_done.succeed(),
-                )
+    def _mark(self, unit: str, start: int, end: int) -> None:
+        if self.timeline is not None and end > start:
+            self.timeline.append((unit, "busy", int(start), int(end)))
+
+    def _record(self, unit: str, takes: np.ndarray, stall: bool = True) -> None:
+        """Timeline: the busy runs of one job at one unit, and its stalls between them."""
+        assert self.timeline is not None
+        last = self._tl_last.get(unit, -1)
+        runs = busy_runs(takes, last)
+        if not runs:
+            return
+        prev_end = None
+        for a, b in runs:
+            if stall and prev_end is not None and a > prev_end:
+                self.timeline.append((unit, "stall", prev_end, a))
+            self.timeline.append((unit, "busy", a, b))
+            prev_end = b
+        if stall and int(takes[0]) <= last and runs[0][0] > last + 1:
+            self.timeline.append((unit, "stall", last + 1, runs[0][0]))
+        self._tl_last[unit] = runs[-1][1] - 1
+
+    def _fetch(self, li: int, parts) -> tuple[np.ndarray, ...]:
+        res = self.fetcher.submit(int(self.env.now), parts, self.actions)
+        self._layer_bytes[li] += res.transactions * self.fetcher.tx
+        if res.transactions:
+            self._mark("fetcher", res.start_cycle, res.start_cycle + res.issue_cycles)
+        return res.ready
+
+    @staticmethod
+    def _row(ready: np.ndarray, i: int, default: int) -> int:
+        return int(ready[min(i, ready.size - 1)]) if ready.size else default
+
+    # ------------------------------------------------------------------ sequencer
+    def _topk_call(self, t: int, call: TopkCall | None) -> int:
+        if call is None or call.cycles <= 0:
+            return t
+        c = int(call.cycles)
+        self._topk_busy += c
+        self.pipe.topk.count(self.actions, "topk_token_head", c)
+        self._mark("topk_token_head", t, t + c)
+        return t + c
+
+    def _sequencer(self):
+        barrier = self.cfg.timing.layer_barrier
+        prev_end = prev_start = 0
+        layers = self.wl.layers
+        for li, lj in enumerate(layers):
+            t = prev_end if barrier else prev_start
+            if li > 0:
+                t = self._topk_call(t, layers[li - 1].head_topk)
+            t = self._topk_call(t, lj.token_topk)
+            if not barrier and li > 0:
+                t = max(t, int(self.env.now))  # the previous layer's heads have their slots
+            yield self._at(t, _LAYER)
+            self._layer_start[li] = prev_start = t
+            if self._layer_left[li] == 0:
+                self._layer_end[li] = t
             else:
-                self._accumulate(job.n_keys)
-                yield from self._deliver(
-                    "softmax", self.dec_in, job, svc.latency - svc.occupancy, svc.occupancy
-                )
+                for h in self.heads[li]:
+                    if h.hj.stage == "generation":
+                        for j in range(h.first_job, h.last_job + 1):
+                            self._eligible[j] = t
+                        self._poke()
+                        continue
+                    yield self._at(int(self.env.now), _SLOT)
+                    while self._slots_free == 0:
+                        self._seq_waiting = self.env.event()
+                        yield self._seq_waiting
+                        yield self._at(int(self.env.now), _SLOT)
+                    self._slots_free -= 1
+                    self._acquire(h)
+                    self._poke()
+                if barrier:
+                    yield from self._wait_layer(li)
+            if barrier:
+                prev_end = self._layer_end[li]
+        if layers:
+            yield from self._wait_layer(len(layers) - 1)
+            self.cycles = self._topk_call(self._layer_end[len(layers) - 1], layers[-1].head_topk)
 
-    def _accumulate(self, n_keys: int) -> None:
-        """Importance accumulators: add a query's probabilities to the token scores at the
-        softmax rate, beside the critical path. They never stall anything, so their busy
-        interval is computed in closed form instead of through a SimPy process."""
-        beats = -(-n_keys // self.cfg.softmax.parallelism)
-        start = max(self.env.now - beats, self._acc_free)
-        self._acc_free = start + beats
-        self._mark("importance_accumulators", "busy", start, start + beats)
-        self._count("importance_accumulators", "adds", n_keys)
+    def _wait_layer(self, li: int):
+        while li not in self._layer_end:
+            self._layer_done = self.env.event()
+            yield self._layer_done
 
-    def _decision(self):
-        """The progressive-quantization decision at the softmax output: one compare per query.
-        On a miss the LSB fetch is issued at once and the query goes back through QxK and
-        softmax when its LSBs arrive (:meth:`_redo`); later misses issue their fetches without
-        waiting, and :meth:`_commit` hands queries on to the top-k unit in order."""
-        while True:
-            job = yield self.dec_in.get()
-            yield self.env.timeout(1)
-            self._mark("progressive_decision", "busy", self.env.now - 1, self.env.now)
-            self._count("progressive_decision", "comparisons", job.n_keys)
-            if job.requant:
-                hj = job.ctx.hj
-                ctx = job.ctx
-                gkey = (hj.layer, hj.kv_head, hj.iteration)
-                if ctx.lsb_event is None or hj.stage == "generation":
-                    parts = [("k_lsb", hj.layer, hj.kv_head, hj.k_lsb_fetch, hj.bits.k_lsb)]
-                    if hj.q_lsb_fetch.size:
-                        parts.append(("q_lsb", hj.layer, hj.head, hj.q_lsb_fetch, hj.bits.q_lsb))
-                    ctx.lsb_event = self._fetch(parts, job.layer_idx, _PRIO_URGENT)
-                    if hj.k_lsb_fetch.size:
-                        self._group_lsb[gkey].append(ctx.lsb_event)
-                # K LSBs fetched once per GQA group: later heads wait for the group's fetch too
-                ready = self._all([ctx.lsb_event, *self._group_lsb[gkey]])
-                job.redo_done = self.env.event()
-                self.env.process(self._redo(job, ready))
-            self.commit_q.put(job)
+    def _acquire(self, h: _Head) -> None:
+        """Slot acquisition (summarization): the head's batch fetch; its jobs become eligible."""
+        now = int(self.env.now)
+        hj = h.hj
+        h.slot_time = now
+        g = self._groups[h.key]
+        parts = [("q", hj.layer, hj.head, hj.q_fetch, hj.bits.q_msb)]
+        if "s_rows" not in g and (hj.k_msb_fetch.size or hj.v_fetch.size):
+            g["s_rows"] = np.union1d(hj.k_msb_fetch, hj.v_fetch).astype(np.int32)
+        if h.split:
+            self.heads_split += 1
+        else:
+            parts.append(("k_msb", hj.layer, hj.kv_head, hj.k_msb_fetch, hj.bits.k_msb))
+            parts.append(("v", hj.layer, hj.kv_head, hj.v_fetch, hj.bits.v_msb))
+        ready = self._fetch(h.li, parts)
+        h.q_ready = ready[0]
+        if not h.split:
+            if hj.k_msb_fetch.size and "k" not in g:
+                g["k"] = ready[1]
+            if hj.v_fetch.size and "v" not in g:
+                g["v"] = ready[2]
+            self.fetcher.count_sram_write(self.actions, "key_sram", hj.k_msb_fetch.size)
+            self.fetcher.count_sram_write(self.actions, "value_sram", hj.v_fetch.size)
+        for j in range(h.first_job, h.last_job + 1):
+            self._eligible[j] = now
 
-    def _redo(self, job: _Job, lsb_ready: simpy.Event | None):
-        """Recompute a query with MSB+LSB words: back through QxK (ahead of new queries) and
-        softmax once its LSBs are on chip; softmax signals ``job.redo_done``."""
-        if lsb_ready is not None and not lsb_ready.processed:
-            yield lsb_ready
-        job.redo = True
-        self._seq += 1
-        yield self.qxk_in.put((0, self._seq, job))
+    # ------------------------------------------------------------------ arbiter
+    def _poke(self) -> None:
+        """New jobs became eligible: make sure the arbiter looks at them in this cycle."""
+        now = int(self.env.now)
+        self._wake_arbiter(max(now, self._arb_last + 1))
 
-    def _commit(self):
-        """In-order hand-off to the local-V top-k: a query whose LSBs were re-fetched holds up
-        the queries behind it (and so probxV) until its recomputation is done."""
-        while True:
-            job = yield self.commit_q.get()
-            if job.redo_done is not None:
-                yield from self._wait("progressive_decision", job.redo_done)
-                job.redo = False
-                yield self.env.timeout(1)  # the second decision, on the recomputed probabilities
-                self._mark("progressive_decision", "busy", self.env.now - 1, self.env.now)
-                self._count("progressive_decision", "comparisons", job.n_keys)
-            if job.kbuf:
-                self.kbuf.put(job.kbuf)
-                job.kbuf = 0
-            yield from self._deliver("progressive_decision", self.topk_in, job, 0, 1)
+    def _wake_arbiter(self, t: int) -> None:
+        if t >= self._arb_wake:
+            return
+        self._arb_wake = t
+        self._arb_token += 1
+        tok = self._arb_token
+        self._at(t, _ARBITER, lambda: self._arbiter(tok))
 
-    def _topk_local_v(self):
-        while True:
-            job = yield self.topk_in.get()
-            c = job.topk_cycles
-            if c:
-                yield self.env.timeout(c)
-                self._mark("topk_local_v", "busy", self.env.now - c, self.env.now)
-                self._count_topk("topk_local_v", c)
-            hj = job.ctx.hj
-            if hj.stage == "generation" and job.qi == 0 and job.v_ready is None:
-                yield from self._fetch_v(job, "topk_local_v")
-            yield from self._deliver("topk_local_v", self.pv_in, job, 0, max(1, c))
+    def _apply_releases(self, t: int) -> None:
+        w = self._wrel
+        while w and w[0] <= t:
+            w.pop(0)
+            self._occ -= 1
+        k = self._krel
+        while k and k[0][0] <= t:
+            self._kused -= k.pop(0)[1]
 
-    def _probxv(self):
-        cfg = self.cfg
-        d = self.wl.head_dim
-        while True:
-            job = yield self.pv_in.get()
-            yield from self._wait("probxv", job.v_ready)
-            svc = units.probxv(cfg, job.v_rows, d)
-            yield self.env.timeout(svc.occupancy)
-            self._mark("probxv", "busy", self.env.now - svc.occupancy, self.env.now)
-            self._count("probxv", "multiplies", job.v_rows * d)
-            self._count("probxv", "adds", max(0, job.v_rows - 1) * d)
-            self._count("value_sram", "line_reads", svc.occupancy)
-            self._count("importance_accumulators", "adds", d)  # head importance: sum |E|
-            yield from self._deliver(
-                "probxv",
-                None,
-                job,
-                svc.latency - svc.occupancy,
-                svc.occupancy,
-                after=self._retire,
-            )
+    def _new_need(self, job: _Job) -> int:
+        """Key-buffer bytes a new job allocates at arbitration (and, split, its rows)."""
+        h = job.head
+        hj = h.hj
+        if hj.stage == "generation":
+            if job.qi == 0 and hj.k_msb_fetch.size:
+                return self.bufs.key_bytes(hj.k_msb_fetch.size, hj.head_dim)
+            return 0
+        if h.split:
+            s = self._groups[h.key].get("s_rows", _EMPTY)
+            return self.bufs.key_bytes(min(s.size, job.n), hj.head_dim)
+        return 0
 
-    def _retire(self, job: _Job) -> None:
-        ctx = job.ctx
-        if job.vbuf:
-            self.vbuf.put(job.vbuf)
-        if job.slot is not None:
-            self.inflight.release(job.slot)
-        if ctx.slot is not None and job.qi == ctx.last_q:
-            ctx.slot_res.release(ctx.slot)
+    def _arbiter(self, token: int) -> None:
+        if token != self._arb_token:
+            return
+        t = int(self.env.now)
+        self._arb_wake = _INF
+        self._apply_releases(t)
+        if self._pending and self._pending[0][0] <= t:
+            _, j = self._pending.pop(0)
+            self._arbitrate(self.jobs[j], t, redo=True)
+            self._arb_last = t
+            self._wake_arbiter(t + 1)
+            return
+        nxt = self._next_new
+        cands: list[int] = []
+        if self._pending:
+            cands.append(self._pending[0][0])
+        if nxt < len(self.jobs) and self._eligible[nxt] >= 0:
+            job = self.jobs[nxt]
+            need = self._new_need(job)
+            t_ok = self._feasible_from(t, need)
+            if t_ok <= t:
+                self._next_new += 1
+                job.kbytes = need
+                self._kused += need
+                self._arbitrate(job, t, redo=False)
+                self._arb_last = t
+                self._wake_arbiter(t + 1)
+                return
+            cands.append(t_ok)
+        if cands:
+            nxt_t = min(cands)
+            if nxt_t < _INF:
+                self._wake_arbiter(max(nxt_t, t + 1))
+
+    def _feasible_from(self, t: int, need: int) -> int:
+        """First cycle >= t at which the window and the key buffer admit a new job (by the
+        releases known now; _INF if none is known that would)."""
+        w = self.bufs.window
+        t_w = t
+        k = self._occ - w + 1
+        if k > 0:
+            t_w = self._wrel[k - 1] if k <= len(self._wrel) else _INF
+        t_k = t
+        free = self.bufs.key_capacity - self._kused
+        if need > free:
+            t_k = _INF
+            for rt, b in self._krel:
+                free += b
+                if need <= free:
+                    t_k = rt
+                    break
+        return max(t_w, t_k)
+
+    def _arbitrate(self, job: _Job, t: int, redo: bool) -> None:
+        h = job.head
+        hj = h.hj
+        g = self._groups[h.key]
+        self._occ += 1
+        base = t + 1
+        if not redo:
+            if hj.stage == "generation":
+                parts = [("q", hj.layer, hj.head, hj.q_fetch[job.qi : job.qi + 1], hj.bits.q_msb)]
+                kpart = job.qi == 0 and hj.k_msb_fetch.size > 0
+                if kpart:
+                    parts.append(("k_msb", hj.layer, hj.kv_head, hj.k_msb_fetch, hj.bits.k_msb))
+                ready = self._fetch(h.li, parts)
+                base = max(base, self._row(ready[0], 0, base))
+                if kpart:
+                    self.fetcher.count_sram_write(self.actions, "key_sram", hj.k_msb_fetch.size)
+                    if "k" not in g:
+                        g["k"] = ready[1]
+                kready = g.get("k", _EMPTY)
+            else:
+                base = max(base, self._row(h.q_ready, job.qi, base))
+                if h.split:
+                    s = g.get("s_rows", np.zeros(0, np.int32))
+                    job.k_rows = s[: job.n]
+                    ready = self._fetch(
+                        h.li, [("k_msb", hj.layer, hj.kv_head, job.k_rows, hj.bits.k_msb)]
+                    )
+                    self.fetcher.count_sram_write(self.actions, "key_sram", job.k_rows.size)
+                    kready = ready[0]
+                else:
+                    kready = g.get("k", _EMPTY)
+        else:
+            base = max(base, self._row(h.q_ready, job.qi, base) if h.q_ready.size else base)
+            own: np.ndarray | None = None
+            if hj.stage == "summarization" and not h.split and h.lsb is not None:
+                own = h.lsb
+            else:
+                parts = [("k_lsb", hj.layer, hj.kv_head, hj.k_lsb_fetch, hj.bits.k_lsb)]
+                if hj.q_lsb_fetch.size:
+                    parts.append(("q_lsb", hj.layer, hj.head, hj.q_lsb_fetch, hj.bits.q_lsb))
+                ready = self._fetch(h.li, parts)
+                if hj.q_lsb_fetch.size:
+                    base = max(base, self._row(ready[1], job.qi, base))
+                if hj.k_lsb_fetch.size:
+                    own = ready[0]
+                    if "lsb" not in g:
+                        g["lsb"] = own
+                if hj.stage == "summarization" and not h.split:
+                    h.lsb = own if own is not None else g.get("lsb", _EMPTY)
+            kready = own if own is not None else g.get("lsb", _EMPTY)
+        final = redo or not job.requant
+        n = job.n
+        self.pipe.qxk.count(self.actions, n)
+        self.pipe.softmax.count(self.actions, n)
+        self.pipe.decision.count(self.actions, n)
+        if final:
+            acc_unit.count(self.actions, n)
+        rec = self.timeline is not None
+        report, out = self.front.run(np.ascontiguousarray(kready), base, n, final, rec)
+        if rec:
+            for k, st in enumerate(self.front.stages):
+                self._record(st.unit, self.front.takes[k])
+            if final:
+                self._record("importance_accumulators", self.front.takes[-1], stall=False)
+        insort(self._wrel, report)
+        if final:
+            if job.kbytes:
+                insort(self._krel, (report, job.kbytes))
+            job.a = out
+            job.t_final = report
+            self._back_kick()
+        else:
+            insort(self._pending, (report, job.idx))
+
+    # ------------------------------------------------------------------ back chain
+    def _back_kick(self) -> None:
+        """Run the back chain over every decided job in program order, as far as it can go."""
+        if self._back_busy:
+            return
+        while self._back_next < len(self.jobs):
+            job = self.jobs[self._back_next]
+            if job.a is None:
+                return
+            hj = job.head.hj
+            g0 = self.back.first_emit(job.a, job.n, job.select, job.extra)
+            if hj.stage == "generation" or job.head.split:
+                vrows = self._v_rows(job)
+                need = self.bufs.value_bytes(vrows.size, hj.head_dim)
+                alpha = self._v_alloc_time(g0, need)
+                if vrows.size or need:
+                    self._back_busy = True
+                    self._at(alpha, _VALLOC, lambda j=job, a=alpha, r=vrows, b=need: self._v_go(
+                        j, a, r, b
+                    ))
+                    return
+                self._back_run(job, alpha, 0)
+            else:
+                self._back_run(job, 0, 0)
+
+    def _v_rows(self, job: _Job) -> np.ndarray:
+        hj = job.head.hj
+        if job.head.split:
+            return job.k_rows
+        return hj.v_fetch if job.qi == 0 else np.zeros(0, np.int32)
+
+    def _v_alloc_time(self, g0: int, need: int) -> int:
+        rel = self._vrel
+        while rel and rel[0][0] <= g0:
+            self._vused -= rel.pop(0)[1]
+        free = self.bufs.value_capacity - self._vused
+        if need <= free:
+            return g0
+        for rt, b in rel:
+            free += b
+            if need <= free:
+                return rt
+        raise AssertionError("value buffer: allocation can never succeed")  # pragma: no cover
+
+    def _v_go(self, job: _Job, alpha: int, vrows: np.ndarray, need: int) -> None:
+        """V buffer allocated at ``alpha``: fetch the job's V rows, then run its back chain."""
+        h = job.head
+        hj = h.hj
+        rel = self._vrel
+        while rel and rel[0][0] <= alpha:
+            self._vused -= rel.pop(0)[1]
+        self._vused += need
+        vready = None
+        if vrows.size:
+            parts = [("v", hj.layer, hj.kv_head, vrows, hj.bits.v_msb)]
+            if not h.split and hj.v_lsb_fetch.size:
+                parts.append(("v_lsb", hj.layer, hj.kv_head, hj.v_lsb_fetch, hj.bits.v_lsb))
+            ready = self._fetch(h.li, parts)
+            self.fetcher.count_sram_write(self.actions, "value_sram", vrows.size)
+            vready = ready[0]
+            if not h.split and "v" not in self._groups[h.key]:
+                self._groups[h.key]["v"] = vready
+        self._back_busy = False
+        self._back_run(job, alpha, need, vready)
+        self._back_kick()
+
+    def _back_run(
+        self, job: _Job, alpha: int, vbytes: int, vready: np.ndarray | None = None
+    ) -> None:
+        h = job.head
+        if vready is None:
+            vready = self._groups[h.key].get("v", _EMPTY)
+        vall = h.hj.stage == "summarization" and not h.split and job.select
+        if job.select:
+            self.pipe.topk.count(self.actions, "topk_local_v", job.topk_cycles)
+        self.pipe.probxv.count(self.actions, job.m)
+        rec = self.timeline is not None
+        retire = self.back.run(
+            job.a, job.n, job.m, job.select, job.extra, alpha,
+            np.ascontiguousarray(vready), 0, vall, rec,
+        )  # fmt: skip
+        if rec:
+            if job.select:
+                f = self.back.fill
+                rounds = np.arange(f[-1] + 1, f[-1] + 1 + job.extra, dtype=np.int64)
+                self._record("topk_local_v", np.concatenate((f, rounds, self.back.takes[0])))
+            self._record("probxv", self.back.takes[1])
+        if vbytes:
+            insort(self._vrel, (retire, vbytes))
+        job.a = None  # free the per-element array
+        self._back_next += 1
+        self._at(retire, _RELEASE, lambda: self._retire(job, retire))
+
+    def _retire(self, job: _Job, t: int) -> None:
+        h = job.head
+        if job.idx == h.last_job and h.hj.stage == "summarization":
+            self._slots_free += 1
+            if self._seq_waiting is not None and not self._seq_waiting.triggered:
+                self._seq_waiting.succeed()
+        li = h.li
+        self._layer_left[li] -= 1
+        if self._layer_left[li] == 0:
+            self._layer_end[li] = t
+            ev = self._layer_done
+            if ev is not None and not ev.triggered:
+                ev.succeed()
         self._jobs_done += 1
         if self._progress is not None and not self._jobs_done % 2048:
             self._report_progress()
-        li = job.layer_idx
-        self._layer_left[li] -= 1
-        if self._layer_left[li] == 0:
-            self._layer_end[li] = self.env.now
-            self._layer_done[li].succeed()
 
     def _report_progress(self) -> None:
-        """A progress line every ``PROGRESS_INTERVAL_S`` of wall time: query jobs retired,
-        simulated cycles, elapsed and estimated time left."""
         now = time.perf_counter()
         if now - self._t_last < PROGRESS_INTERVAL_S:
             return
         self._t_last = now
-        done, total = self._jobs_done, max(1, self._jobs_total)
+        done, total = self._jobs_done, max(1, len(self.jobs))
         elapsed = now - self._t_start
         left = elapsed * (total - done) / done
         self._progress(
@@ -708,19 +596,26 @@ class Accelerator:
     # ------------------------------------------------------------------ run
     def run(self) -> TimingResult:
         env = self.env
-        for proc in (
-            self._fetcher,
-            self._qxk,
-            self._softmax,
-            self._decision,
-            self._commit,
-            self._topk_local_v,
-            self._probxv,
-        ):
-            env.process(proc())
+        self.cycles = 0
         seq = env.process(self._sequencer())
         env.run(until=seq)
-        cycles = int(env.now)
+        assert self._back_next == len(self.jobs), "timing phase: jobs left in the pipeline"
+        busy = dict.fromkeys(UNITS, 0)
+        stall = dict.fromkeys(UNITS, 0)
+        seen: set[str] = set()
+        for k, st in enumerate(self.front.stages):
+            if st.unit in seen:
+                continue
+            seen.add(st.unit)
+            busy[st.unit] = int(self.front.busy[k])
+            stall[st.unit] = int(self.front.stall[k])
+        busy["importance_accumulators"] = int(self.front.acc[0])
+        c = self.back.cnt
+        busy["topk_local_v"], stall["topk_local_v"] = int(c[0]), int(c[1])
+        busy["probxv"], stall["probxv"] = int(c[2]), int(c[3])
+        busy["fetcher"] = int(self.fetcher.busy_cycles)
+        busy["bitwidth_converter"] = int(self.fetcher.converter_busy_cycles)
+        busy["topk_token_head"] = int(self._topk_busy)
         layers = []
         for li, lj in enumerate(self.wl.layers):
             layers.append(
@@ -738,34 +633,6 @@ class Accelerator:
                     dram_bytes=int(self._layer_bytes.get(li, 0)),
                 )
             )
-        cfg = self.cfg
-        params = {
-            "fetcher": {
-                "address_fifo_depth": cfg.fetcher.address_fifo_depth,
-                "data_fifo_depth": cfg.fetcher.data_fifo_depth,
-                "channels": self.mem.n_channels,
-            },
-            "qxk": {"word_bits": cfg.buffers.word_bits},
-            "probxv": {"word_bits": cfg.buffers.word_bits},
-            "key_sram": {
-                "capacity_bytes": cfg.buffers.key_sram_bytes,
-                "line_bytes": self._line_bytes,
-            },
-            "value_sram": {
-                "capacity_bytes": cfg.buffers.value_sram_bytes,
-                "line_bytes": cfg.probxv.multipliers * cfg.buffers.word_bits / 8,
-            },
-            "softmax": {"fifo_depth": cfg.softmax.fifo_depth},
-            "topk_local_v": {
-                "comparators": cfg.topk.comparators,
-                "fifo_depth": cfg.topk.fifo_depth,
-            },
-            "topk_token_head": {
-                "comparators": cfg.topk.comparators,
-                "fifo_depth": cfg.topk.fifo_depth,
-            },
-            "dram": {"channels": self.mem.n_channels},
-        }
         mstats = self.mem.stats()
         actions = {u: dict(a) for u, a in self.actions.items()}
         actions["dram"] = {
@@ -775,18 +642,41 @@ class Accelerator:
             "refreshes": float(mstats.get("refreshes", 0)),
         }
         return TimingResult(
-            cycles=cycles,
-            busy_cycles=dict(self.busy),
-            stall_cycles=dict(self.stall),
+            cycles=int(self.cycles),
+            busy_cycles=busy,
+            stall_cycles=stall,
             actions=actions,
-            params=params,
-            bytes_by_stream=dict(self.bytes_by_stream),
-            transactions=self.transactions,
+            params=_params(self.cfg, self.mem, self.fetcher.line_bytes),
+            bytes_by_stream=dict(self.fetcher.bytes_by_stream),
+            transactions=int(self.fetcher.transactions),
             layers=tuple(layers),
             heads_split=self.heads_split,
             memory_stats=mstats,
             timeline=tuple(self.timeline) if self.timeline is not None else None,
         )
+
+
+def _params(cfg: HwConfig, mem: MemoryModel, line_bytes: float) -> dict[str, dict[str, float]]:
+    """Per-unit parameters the energy table scales with (SRAM sizes, FIFO depths)."""
+    topk = {"comparators": cfg.topk.comparators, "fifo_depth": cfg.topk.fifo_depth}
+    return {
+        "fetcher": {
+            "address_fifo_depth": cfg.fetcher.address_fifo_depth,
+            "data_fifo_depth": cfg.fetcher.data_fifo_depth,
+            "channels": mem.n_channels,
+        },
+        "qxk": {"word_bits": cfg.buffers.word_bits},
+        "probxv": {"word_bits": cfg.buffers.word_bits},
+        "key_sram": {"capacity_bytes": cfg.buffers.key_sram_bytes, "line_bytes": line_bytes},
+        "value_sram": {
+            "capacity_bytes": cfg.buffers.value_sram_bytes,
+            "line_bytes": cfg.probxv.multipliers * cfg.buffers.word_bits / 8,
+        },
+        "softmax": {"fifo_depth": cfg.softmax.fifo_depth},
+        "topk_local_v": dict(topk),
+        "topk_token_head": dict(topk),
+        "dram": {"channels": mem.n_channels},
+    }
 
 
 def run_timing(
@@ -800,3 +690,6 @@ def run_timing(
 
     ``progress`` receives a line every few seconds of wall time while a long run goes on."""
     return Accelerator(cfg, workload, memory, record_timeline, progress).run()
+
+
+_ = hw_units  # the unit package is the source of every figure used here

@@ -1,0 +1,343 @@
+"""The streaming recurrences of the datapath, per job, in Numba (the fast path of the timing phase).
+
+A job (one pass of one query) streams its elements through a chain of stages; each stage takes
+element ``i`` at the earliest cycle allowed by data, order, rate, room and gates
+(docs/timing-model.md §2). These max-plus recurrences give, per job and without one event per
+element, exactly the cycles the cycle-stepped reference (:mod:`spatten_sim.hw.reference`) finds by
+stepping. The SimPy model (:mod:`spatten_sim.hw.accelerator`) calls them once per pass (front
+chain: QxK, softmax, decision) and twice per job (back chain: the local-V top-k engine and
+probxV), and keeps the chain state between calls in a :class:`FrontChain` / :class:`BackChain`.
+
+Element indices are global per stage (the stage's stream across jobs); the last ``RB`` take
+cycles of every stage are kept in a ring buffer (``RB`` a power of two larger than any room or
+rate distance looked back).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from spatten_sim.hw.units.base import UNBOUNDED, Stage
+
+
+def busy_runs(takes: np.ndarray, after: int) -> list[tuple[int, int]]:
+    """Contiguous runs ``[start, end)`` of the distinct cycles in ``takes`` (non-decreasing)
+    that are later than ``after`` (cycles already on the timeline)."""
+    c = np.unique(takes[takes > after])
+    if c.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(c) > 1)
+    starts = np.concatenate(([c[0]], c[cut + 1]))
+    ends = np.concatenate((c[cut], [c[-1]])) + 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def _ring_size(span: int) -> int:
+    rb = 16
+    while rb < span + 2:
+        rb *= 2
+    return rb
+
+
+@njit(cache=True)
+def _front_job(
+    kready, klen, base, n, is_final,
+    rate, depth, cap, gate, capjob,
+    hist, idx, busy, stall, last, acc, out, span, rec,
+):  # fmt: skip
+    """One pass of ``n`` elements through the front chain; returns its decision report cycle.
+
+    ``kready[:klen]``: ready cycle of each source row (element i uses row min(i, klen-1));
+    ``base``: the earliest cycle of any element (the arbitration + 1, the Q row). ``out[i]``:
+    cycle element i is available after the last stage. ``idx[0]``: global index of the pass's
+    first element (the same in every stage: all stages see the same elements).
+    """
+    n_st = rate.shape[0]
+    mask = hist.shape[1] - 1
+    g0 = idx[0]
+    s0 = 0
+    while s0 < n_st:
+        s1 = s0 + 1
+        while s1 < n_st and gate[s1] < 0:
+            s1 += 1
+        first = np.empty(s1 - s0, np.int64)
+        prev = np.full(s1 - s0, -1, np.int64)
+        dist = np.zeros(s1 - s0, np.int64)
+        tgate = np.int64(0)
+        if gate[s0] >= 0:
+            tgate = hist[s0 - 1, (g0 + n - 1) & mask] + depth[s0 - 1] + gate[s0]
+        for i in range(n):
+            g = g0 + i
+            for k in range(s0, s1):
+                if k == 0:
+                    t = base
+                    if klen > 0:
+                        r = kready[min(i, klen - 1)]
+                        if r > t:
+                            t = r
+                else:
+                    t = hist[k - 1, g & mask] + depth[k - 1]
+                    if k == s0 and gate[k] >= 0 and tgate > t:
+                        t = tgate
+                if g >= 1:
+                    t = max(t, hist[k, (g - 1) & mask])
+                if g >= rate[k]:
+                    t = max(t, hist[k, (g - rate[k]) & mask] + 1)
+                if k + 1 < n_st and cap[k] < UNBOUNDED:
+                    c = cap[k]
+                    if capjob[k] and n > c:
+                        c = n
+                    if g - c >= 0:
+                        t = max(t, hist[k + 1, (g - c) & mask])
+                hist[k, g & mask] = t
+                if rec.shape[1] >= n:
+                    rec[k, i] = t
+                j = k - s0
+                if i == 0:
+                    first[j] = t
+                if t != prev[j]:
+                    dist[j] += 1
+                    prev[j] = t
+                if t != last[k]:
+                    busy[k] += 1
+                    last[k] = t
+                if k == n_st - 1:
+                    out[i] = t + depth[k]
+                    if is_final and t != acc[1]:
+                        acc[0] += 1
+                        acc[1] = t
+        for k in range(s0, s1):
+            j = k - s0
+            lt = hist[k, (g0 + n - 1) & mask]
+            stall[k] += (lt - first[j] + 1) - dist[j]
+            span[k, 0] = first[j]
+            span[k, 1] = lt
+        s0 = s1
+    idx[0] = g0 + n
+    return out[n - 1]
+
+
+@njit(cache=True)
+def _fill(a, n, rate, start, f):
+    """Select mode: the top-k engine's fill pass takes the ``n`` elements (cycles into ``f``);
+    returns (first, last, distinct cycles)."""
+    dist = 0
+    prev = -1
+    for i in range(n):
+        t = a[i]
+        if i == 0 and start > t:
+            t = start
+        if i >= 1 and f[i - 1] > t:
+            t = f[i - 1]
+        if i >= rate and f[i - rate] + 1 > t:
+            t = f[i - rate] + 1
+        f[i] = t
+        if t != prev:
+            dist += 1
+            prev = t
+    return f[0], f[n - 1], dist
+
+
+@njit(cache=True)
+def _emit_first(a, n, select, extra, rate, cap_t, ghist, pvhist, st):
+    """The cycle the engine would hand on the job's first element, before the V buffer gate."""
+    mask = ghist.shape[0] - 1
+    gidx = st[0]
+    tlast = st[1]
+    if select:
+        _, fl, _ = _fill(a, n, rate, tlast + 1, np.empty(n, np.int64))
+        t = fl + 1 + extra
+    else:
+        t = max(a[0], tlast + 1)
+    if gidx >= 1:
+        t = max(t, ghist[(gidx - 1) & mask])
+    if gidx >= rate:
+        t = max(t, ghist[(gidx - rate) & mask] + 1)
+    if gidx - cap_t >= 0:
+        t = max(t, pvhist[(gidx - cap_t) & mask])
+    return t
+
+
+@njit(cache=True)
+def _back_job(
+    a, n, m, select, extra, alpha, vready, vlen, vbase, vall,
+    rate, cap_t, pv_rate, pv_depth, ghist, pvhist, st, cnt, span, rec, fill,
+):  # fmt: skip
+    """The back chain of one job: the top-k engine (select or pass mode) and probxV.
+
+    ``a[:n]``: cycle each element leaves the decision unit; ``alpha``: the V buffer gate of the
+    first handed-on element; probxV element k needs V row min(k, vlen-1) of ``vready`` (all of
+    them when ``vall``) and not before ``vbase``. ``st``: [global index, engine's last take].
+    ``cnt``: [topk busy, topk stall, probxv busy, probxv stall, probxv last take]. Returns the
+    retire cycle.
+    """
+    mask = ghist.shape[0] - 1
+    gidx = st[0]
+    tlast = st[1]
+    gate = np.int64(0)
+    f0 = np.int64(-1)
+    fdist = 0
+    if select:
+        f0, fl, fdist = _fill(a, n, rate, tlast + 1, fill)
+        gate = fl + 1 + extra
+    vmax = vbase
+    if vlen > 0 and vall:
+        for r in range(vlen):
+            if vready[r] > vmax:
+                vmax = vready[r]
+    gprev = np.int64(-1)
+    gdist = 0
+    pprev = np.int64(-1)
+    pdist = 0
+    g_first = np.int64(0)
+    p_first = np.int64(0)
+    p = np.int64(0)
+    t = np.int64(0)
+    for k in range(m):
+        g = gidx + k
+        t = gate if select else a[k]
+        if k == 0:
+            t = max(t, tlast + 1, alpha)
+        if g >= 1:
+            t = max(t, ghist[(g - 1) & mask])
+        if g >= rate:
+            t = max(t, ghist[(g - rate) & mask] + 1)
+        if g - cap_t >= 0:
+            t = max(t, pvhist[(g - cap_t) & mask])
+        ghist[g & mask] = t
+        if rec.shape[1] >= m:
+            rec[0, k] = t
+        if k == 0:
+            g_first = t
+        if t != gprev:
+            gdist += 1
+            gprev = t
+        # probxV
+        p = t + 1
+        if vall:
+            p = max(p, vmax)
+        else:
+            p = max(p, vbase)
+            if vlen > 0:
+                p = max(p, vready[min(k, vlen - 1)])
+        if g >= 1:
+            p = max(p, pvhist[(g - 1) & mask])
+        if g >= pv_rate:
+            p = max(p, pvhist[(g - pv_rate) & mask] + 1)
+        pvhist[g & mask] = p
+        if rec.shape[1] >= m:
+            rec[1, k] = p
+        if k == 0:
+            p_first = p
+        if p != pprev:
+            pdist += 1
+            pprev = p
+        if p != cnt[4]:
+            cnt[2] += 1
+            cnt[4] = p
+    if select:
+        tb = fdist + extra + gdist
+        cnt[0] += tb
+        cnt[1] += (t - f0 + 1) - tb
+        span[0, 0] = f0
+    else:
+        span[0, 0] = g_first
+    span[0, 1] = t
+    span[1, 0] = p_first
+    span[1, 1] = p
+    cnt[3] += (p - p_first + 1) - pdist
+    st[0] = gidx + m
+    st[1] = t
+    return p + pv_depth
+
+
+class FrontChain:
+    """State of the front chain (QxK -> softmax stage(s) -> decision) between passes."""
+
+    def __init__(self, stages: tuple[Stage, ...], max_elements: int) -> None:
+        self.stages = stages
+        n = len(stages)
+        self.rate = np.array([s.rate for s in stages], np.int64)
+        self.depth = np.array([s.depth for s in stages], np.int64)
+        self.cap = np.array([min(s.cap, UNBOUNDED) for s in stages], np.int64)
+        self.gate = np.array([s.gate for s in stages], np.int64)
+        # the buffer in front of a barrier stage holds at least the whole job
+        self.capjob = np.array(
+            [i + 1 < n and stages[i + 1].gate >= 0 for i in range(n)], np.bool_
+        )
+        look = max(
+            [max_elements, *(s.rate for s in stages), *(s.cap for s in stages if s.cap < UNBOUNDED)]
+        )
+        self.hist = np.zeros((n, _ring_size(look)), np.int64)
+        self.idx = np.zeros(1, np.int64)
+        self.busy = np.zeros(n, np.int64)
+        self.stall = np.zeros(n, np.int64)
+        self.last = np.full(n, -1, np.int64)
+        self.acc = np.array([0, -1], np.int64)  #: importance accumulators: busy, last cycle
+        self.span = np.zeros((n, 2), np.int64)
+
+    def run(
+        self, kready: np.ndarray, base: int, n: int, is_final: bool, record: bool = False
+    ) -> tuple[int, np.ndarray]:
+        """Stream one pass; returns (decision report cycle, per-element exit cycles). With
+        ``record``, ``self.takes[k, :n]`` holds the cycle each stage took each element."""
+        out = np.empty(n, np.int64)
+        self.takes = np.empty((len(self.stages), n if record else 0), np.int64)
+        t = _front_job(
+            kready, kready.shape[0], np.int64(base), n, is_final,
+            self.rate, self.depth, self.cap, self.gate, self.capjob,
+            self.hist, self.idx, self.busy, self.stall, self.last, self.acc, out, self.span,
+            self.takes,
+        )  # fmt: skip
+        return int(t), out
+
+
+class BackChain:
+    """State of the back chain (local-V top-k engine -> probxV) between jobs."""
+
+    def __init__(self, rate: int, cap: int, pv_rate: int, pv_depth: int) -> None:
+        self.rate = rate
+        self.cap = cap
+        self.pv_rate = pv_rate
+        self.pv_depth = pv_depth
+        rb = _ring_size(max(rate, cap, pv_rate))
+        self.ghist = np.zeros(rb, np.int64)
+        self.pvhist = np.zeros(rb, np.int64)
+        self.st = np.array([0, -1], np.int64)
+        #: topk busy, topk stall, probxv busy, probxv stall, probxv last take
+        self.cnt = np.array([0, 0, 0, 0, -1], np.int64)
+        self.span = np.zeros((2, 2), np.int64)
+
+    def first_emit(self, a: np.ndarray, n: int, select: bool, extra: int) -> int:
+        return int(
+            _emit_first(
+                a, n, select, np.int64(extra), self.rate, self.cap, self.ghist, self.pvhist,
+                self.st,
+            )
+        )  # fmt: skip
+
+    def run(
+        self,
+        a: np.ndarray,
+        n: int,
+        m: int,
+        select: bool,
+        extra: int,
+        alpha: int,
+        vready: np.ndarray,
+        vbase: int,
+        vall: bool,
+        record: bool = False,
+    ) -> int:
+        """The job's back chain; returns its retire cycle. With ``record``, ``self.takes``
+        holds the engine's hand-on cycles (row 0) and probxV's takes (row 1)."""
+        self.takes = np.empty((2, m if record else 0), np.int64)
+        self.fill = np.empty(n if select else 0, np.int64)
+        return int(
+            _back_job(
+                a, n, m, select, np.int64(extra), np.int64(alpha), vready, vready.shape[0],
+                np.int64(vbase), vall, self.rate, self.cap, self.pv_rate, self.pv_depth,
+                self.ghist, self.pvhist, self.st, self.cnt, self.span, self.takes, self.fill,
+            )
+        )  # fmt: skip
