@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from spatten_sim.config import load_config
-from spatten_sim.hw import units
+from spatten_sim.hw.units import build_pipeline
 from spatten_sim.hw.accelerator import run_timing
 from spatten_sim.hw.memory import make_memory
 
@@ -22,28 +22,27 @@ def test_single_query_latency_is_the_sum_of_the_pipeline(make_dense_workload):
     cfg = _cfg()
     wl = make_dense_workload(n_layers=1, n_heads=1, tokens=1)
     r = _run(cfg, wl)
-    d = 64
-    # one fetch of Q, K, V rows (3 x 96 B = 9 transactions at 12 bits): ideal memory 17 ns
-    fetch_done = r.layers[0].start_cycle
-    q = units.qxk(cfg, 1, d).latency
-    s = units.softmax(cfg, 1).latency
-    p = units.probxv(cfg, 1, d).latency
-    dec = units.decision().latency
-    # the converter streams the data as it arrives: only its pipeline depth adds
-    conv = cfg.bitwidth_converter.latency_cycles
-    # Q, K and V regions are 4-KiB aligned, so each row's first transaction lands on channel 0:
-    # three transactions of 1 cycle each on that channel, then the fixed 17 ns
-    mem = 3 * 1 + 17
-    assert r.cycles == fetch_done + mem + conv + q + s + dec + p
+    pipe = build_pipeline(cfg, 64)
+    # one slot fetch of the Q, K and V rows (3 x 96 B = 9 transactions at 12 bits): each row's
+    # first transaction lands on channel 0 (4-KiB aligned regions), 1 cycle each there, then the
+    # fixed 17 ns; the K row (the second on channel 0) is ready after the converter's latency
+    k_ready = 2 * 1 + 17 + cfg.bitwidth_converter.latency_cycles
+    depths = sum(st.depth + max(0, st.gate) for st in pipe.front)  # QxK, softmax, decision
+    back = pipe.topk.depth + pipe.probxv.depth  # the engine's pass-through, probxV
+    assert r.cycles == k_ready + depths + back
+    assert r.layers[0].start_cycle == 0 and r.layers[0].end_cycle == r.cycles
 
 
 def test_compute_bound_summarization_runs_at_the_qxk_rate(make_dense_workload):
     cfg = _cfg()
     wl = make_dense_workload(n_layers=2, n_heads=4, tokens=256)
     r = _run(cfg, wl)
-    # 256 keys at 8 per cycle for every query of every head and layer
-    assert r.busy_cycles["qxk"] == 2 * 4 * 256 * 32
-    assert r.busy_cycles["qxk"] <= r.cycles <= 1.05 * r.busy_cycles["qxk"]
+    # 256 keys at 8 per cycle for every query of every head and layer; the first query of a
+    # head streams behind its K fetch, so it may take a few more cycles
+    ideal = 2 * 4 * 256 * 32
+    assert ideal <= r.busy_cycles["qxk"] <= ideal + 2 * 4 * 32
+    assert r.stall_cycles["qxk"] == 0
+    assert r.busy_cycles["qxk"] <= r.cycles <= 1.01 * r.busy_cycles["qxk"]
 
 
 def test_invariants_busy_bytes_and_determinism(make_dense_workload):
@@ -86,8 +85,10 @@ def test_slow_local_topk_becomes_the_bottleneck(make_dense_workload):
     assert slow.cycles > fast.cycles
     n_jobs = sum(1 for _ in make_dense_workload(tokens=128, generated=8).head_jobs())
     total_q = sum(h.n_queries for h in make_dense_workload(tokens=128, generated=8).head_jobs())
-    assert slow.busy_cycles["topk_local_v"] == 3000 * total_q and n_jobs > 0
-    assert slow.cycles >= slow.busy_cycles["topk_local_v"]
+    # select mode: the fill pass, then the rounds left (3000 - ceil(n / 16)), then the hand-on
+    busy = slow.busy_cycles["topk_local_v"]
+    assert 3000 * total_q < busy <= (3000 + 128) * total_q and n_jobs > 0
+    assert slow.cycles >= busy
 
 
 def test_lsb_refetch_costs_bytes_and_cycles(make_dense_workload):
@@ -96,7 +97,8 @@ def test_lsb_refetch_costs_bytes_and_cycles(make_dense_workload):
     rq = _run(cfg, make_dense_workload(tokens=128, generated=16, requant_every=2))
     assert rq.bytes_by_stream["k_lsb"] > 0 == base.bytes_by_stream["k_lsb"]
     assert rq.cycles > base.cycles
-    assert rq.stall_cycles["progressive_decision"] > 0
+    # every other query goes through QxK twice
+    assert rq.busy_cycles["qxk"] > 1.4 * base.busy_cycles["qxk"]
 
 
 def test_gqa_fetches_kv_once_per_group(make_dense_workload):

@@ -31,7 +31,7 @@ def info(lo: float, hi: float) -> tuple[str, float, float]:
 COMMON = {
     "bound.all_runs": PASS,
     "throughput.encoders": PASS,
-    "throughput.gpt2_small_csv": fail(2.2, 3.3),
+    "throughput.gpt2_small_csv": fail(3.0, 3.7),
     "throughput.one_eighth_gops": PASS,
     "throughput.one_eighth_gopj": fail(1.6, 2.4),
     "dram.token.encoders": PASS,
@@ -49,7 +49,7 @@ COMMON = {
     "power.bert.sram": PASS,
     "power.bert.dram": fail(0.12, 0.22),
     "power.bert.topk_share": fail(0.0005, 0.01),
-    "power.gpt2.total": fail(0.45, 0.62),
+    "power.gpt2.total": fail(0.57, 0.7),
     "power.gpt2.logic": fail(0.22, 0.35),
     "power.gpt2.sram": fail(0.2, 0.3),
     "power.gpt2.dram": PASS,
@@ -62,7 +62,7 @@ COMMON = {
 #: decoder-trace rows on the shipped SmolLM2 96+16 trace (quick)
 QUICK = {
     **COMMON,
-    "breakdown.step2.trace": fail(0.25, 0.5),
+    "breakdown.step2.trace": fail(0.5, 0.65),
     "breakdown.step3.trace": PASS,
     "breakdown.step4.trace": PASS,
     "breakdown.step5.trace": fail(0.3, 0.45),
