@@ -18,7 +18,7 @@ layer and iteration). Token ids are positions in the trace (0 = first token).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -134,3 +134,125 @@ def dense_attention_ops(
     pairs = t * (t + 1) // 2 if causal else t * t
     pairs += sum(prompt_tokens + i for i in range(1, generated + 1))
     return 2 * 2 * head_dim * n_heads * n_layers * pairs
+
+
+def cut_workload(
+    wl: Workload,
+    n_layers: int | None = None,
+    n_iterations: int | None = None,
+    max_heads: int | None = None,
+    max_queries: int | None = None,
+) -> Workload:
+    """A smaller, self-consistent copy of ``wl`` (for tests and quick studies).
+
+    * ``n_layers``: keep the layer jobs of layers ``0 .. n_layers - 1`` (of every stage).
+    * ``n_iterations``: keep iterations ``0 .. n_iterations`` (0 = summarization, so
+      ``n_iterations=0`` keeps the summarization only); an official CSV starts at iteration 1.
+    * ``max_heads``: keep the first ``max_heads`` head jobs of each layer job. The heads of a
+      GQA group are consecutive in program order and the group's K/V are fetched by its first
+      head (later heads' fetch lists hold only what was not fetched before), so a prefix of the
+      heads keeps whole leading groups and the fetching head of a partly kept group: the fetch
+      lists stay valid as they are.
+    * ``max_queries``: keep the first ``max_queries`` queries of each head job. Every per-query
+      array is sliced alike (``query_ids``, ``keys_per_query``, ``requant``, ``v_kept``,
+      ``local_topk_cycles``); the Q fetch lists (``q_fetch``, ``q_lsb_fetch``) keep only the rows
+      of the kept queries. The K and V fetch lists and ``n_keys`` are kept: they are the group's
+      surviving keys, which a later head of the group (or a kept query) may read, and ``n_keys``
+      decides whether a summarization head is split.
+
+    ``None`` leaves a dimension as it is. The workload's ``n_heads`` and ``n_kv_heads`` are kept
+    (they size the DRAM address layout, and head ids are kept); ``n_layers`` becomes the number
+    of layers kept, ``generated_tokens`` the generation iterations kept (raised, never above the
+    original, when a kept fetch list reads token ids beyond them: the layout must cover every
+    fetched row). ``dense_ops`` is recomputed for what is kept: for every kept layer job, the
+    dense QxK and probxV work of ``min(n_heads, max_heads)`` heads over the kept queries (the
+    first ``max_queries`` of the prompt in summarization, the single query of a generation
+    iteration against ``prompt_tokens + iteration`` keys), so an uncut workload keeps its
+    value. ``heads_kept`` of a layer job is capped at ``max_heads``; the other layer fields, the
+    top-k calls and ``notes`` are kept (``notes["cut"]`` records the cut); ``fidelity``, which
+    describes the whole run, is dropped.
+    """
+    for name, v, lo in (
+        ("n_layers", n_layers, 0),
+        ("n_iterations", n_iterations, 0),
+        ("max_heads", max_heads, 1),
+        ("max_queries", max_queries, 1),
+    ):
+        if v is not None and v < lo:
+            raise ValueError(f"cut_workload: {name} must be >= {lo} (got {v})")
+
+    def cut_head(hj: HeadJob) -> HeadJob:
+        if max_queries is None or hj.n_queries <= max_queries:
+            return hj
+        sl = slice(0, max_queries)
+        kept_q = hj.query_ids[sl]
+        return replace(
+            hj,
+            query_ids=kept_q,
+            keys_per_query=hj.keys_per_query[sl],
+            requant=hj.requant[sl],
+            v_kept=hj.v_kept[sl],
+            local_topk_cycles=hj.local_topk_cycles[sl],
+            q_fetch=hj.q_fetch[np.isin(hj.q_fetch, kept_q)],
+            q_lsb_fetch=hj.q_lsb_fetch[np.isin(hj.q_lsb_fetch, kept_q)],
+        )
+
+    layers = []
+    for lj in wl.layers:
+        if n_layers is not None and lj.layer >= n_layers:
+            continue
+        if n_iterations is not None and lj.iteration > n_iterations:
+            continue
+        heads = lj.heads if max_heads is None else lj.heads[:max_heads]
+        layers.append(
+            replace(
+                lj,
+                heads=tuple(cut_head(h) for h in heads),
+                heads_kept=lj.heads_kept if max_heads is None else min(lj.heads_kept, max_heads),
+            )
+        )
+
+    kept_layers = wl.n_layers if n_layers is None else min(wl.n_layers, n_layers)
+    generated = max((lj.iteration for lj in layers), default=0)
+    max_id = -1
+    for lj in layers:
+        for hj in lj.heads:
+            for a in (
+                hj.query_ids,
+                hj.q_fetch,
+                hj.q_lsb_fetch,
+                hj.k_msb_fetch,
+                hj.k_lsb_fetch,
+                hj.v_fetch,
+                hj.v_lsb_fetch,
+            ):
+                if a.size:
+                    max_id = max(max_id, int(a.max()))
+    generated = min(max(generated, max_id + 1 - wl.prompt_tokens, 0), wl.generated_tokens)
+
+    heads_n = wl.n_heads if max_heads is None else min(wl.n_heads, max_heads)
+    p = wl.prompt_tokens
+    n_q = p if max_queries is None else min(p, max_queries)
+    pairs = 0
+    for lj in layers:
+        if lj.stage == "summarization":
+            pairs += n_q * (n_q + 1) // 2 if wl.causal else n_q * p
+        else:
+            pairs += p + lj.iteration
+    dense_ops = 2 * 2 * wl.head_dim * heads_n * pairs
+
+    cut = {
+        "n_layers": n_layers,
+        "n_iterations": n_iterations,
+        "max_heads": max_heads,
+        "max_queries": max_queries,
+    }
+    return replace(
+        wl,
+        n_layers=kept_layers,
+        generated_tokens=generated,
+        layers=tuple(layers),
+        dense_ops=dense_ops,
+        fidelity=None,
+        notes={**wl.notes, "cut": cut},
+    )

@@ -414,7 +414,8 @@ class Accelerator:
                     self.fetcher.count_sram_write(self.actions, "key_sram", hj.k_msb_fetch.size)
                     if "k" not in g:
                         g["k"] = ready[1]
-                kready = g.get("k", _EMPTY)
+                # the job's own K rows if it fetched any, else the group's
+                kready = ready[1] if kpart else g.get("k", _EMPTY)
             else:
                 base = max(base, self._row(h.q_ready, job.qi, base))
                 if h.split:
@@ -543,7 +544,7 @@ class Accelerator:
         if vready is None:
             vready = self._groups[h.key].get("v", _EMPTY)
         vall = h.hj.stage == "summarization" and not h.split and job.select
-        if job.select:
+        if job.select and job.topk_cycles > 0:
             self.pipe.topk.count(self.actions, "topk_local_v", job.topk_cycles)
         self.pipe.probxv.count(self.actions, job.m)
         rec = self.timeline is not None

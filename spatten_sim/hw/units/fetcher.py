@@ -118,5 +118,6 @@ class Fetcher:
         return comp[idx].max(axis=1) + self.conv_latency
 
     def count_sram_write(self, actions, which: str, rows: int) -> None:
-        """Key/value SRAM lines written for ``rows`` rows."""
-        actions[which]["line_writes"] += rows * self.row_bytes_on_chip / self.line_bytes
+        """Key/value SRAM lines written for ``rows`` rows (nothing counted for none)."""
+        if rows > 0:
+            actions[which]["line_writes"] += rows * self.row_bytes_on_chip / self.line_bytes
