@@ -83,8 +83,7 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as ex:
         rows = list(ex.map(run_variant, todo))
     print(
-        "| variant | cycles | ms | x DRAM bound | x paper (2.13 ms) "
-        "| busiest unit (busy cycles) |"
+        "| variant | cycles | ms | x DRAM bound | x paper (2.13 ms) | busiest unit (busy cycles) |"
     )
     print("|---|---|---|---|---|---|")
     for r in rows:

@@ -77,8 +77,20 @@ class _Job:
     """One query of one head."""
 
     __slots__ = (
-        "a", "head", "idx", "k_rows", "kbytes", "m", "n", "qi", "requant", "select",
-        "topk_cycles", "extra", "redo_done", "t_final",
+        "a",
+        "extra",
+        "head",
+        "idx",
+        "k_rows",
+        "kbytes",
+        "m",
+        "n",
+        "qi",
+        "redo_done",
+        "requant",
+        "select",
+        "t_final",
+        "topk_cycles",
     )  # fmt: skip
 
     def __init__(self, head: _Head, qi: int, idx: int, pipe) -> None:
@@ -151,9 +163,7 @@ class Accelerator:
                 row.append(h)
             self.heads.append(row)
         self.front = FrontChain(pipe.front, max_n)
-        self.back = BackChain(
-            pipe.topk.rate, pipe.topk_cap, pipe.probxv.rate, pipe.probxv.depth
-        )
+        self.back = BackChain(pipe.topk.rate, pipe.topk_cap, pipe.probxv.rate, pipe.probxv.depth)
         self.heads_split = 0
         self._groups: dict[tuple[int, int, int], dict[str, np.ndarray]] = defaultdict(dict)
         self._layer_bytes: dict[int, int] = defaultdict(int)
@@ -488,9 +498,11 @@ class Accelerator:
                 alpha = self._v_alloc_time(g0, need)
                 if vrows.size or need:
                     self._back_busy = True
-                    self._at(alpha, _VALLOC, lambda j=job, a=alpha, r=vrows, b=need: self._v_go(
-                        j, a, r, b
-                    ))
+                    self._at(
+                        alpha,
+                        _VALLOC,
+                        lambda j=job, a=alpha, r=vrows, b=need: self._v_go(j, a, r, b),
+                    )
                     return
                 self._back_run(job, alpha, 0)
             else:

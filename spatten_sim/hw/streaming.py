@@ -263,9 +263,7 @@ class FrontChain:
         self.cap = np.array([min(s.cap, UNBOUNDED) for s in stages], np.int64)
         self.gate = np.array([s.gate for s in stages], np.int64)
         # the buffer in front of a barrier stage holds at least the whole job
-        self.capjob = np.array(
-            [i + 1 < n and stages[i + 1].gate >= 0 for i in range(n)], np.bool_
-        )
+        self.capjob = np.array([i + 1 < n and stages[i + 1].gate >= 0 for i in range(n)], np.bool_)
         look = max(
             [max_elements, *(s.rate for s in stages), *(s.cap for s in stages if s.cap < UNBOUNDED)]
         )

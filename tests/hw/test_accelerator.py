@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from spatten_sim.config import load_config
-from spatten_sim.hw.units import build_pipeline
 from spatten_sim.hw.accelerator import run_timing
 from spatten_sim.hw.memory import make_memory
+from spatten_sim.hw.units import build_pipeline
 
 
 def _cfg(*sets: str):
