@@ -283,8 +283,10 @@ class Accelerator:
             if barrier:
                 prev_end = self._layer_end[li]
         if layers:
-            yield from self._wait_layer(len(layers) - 1)
-            self.cycles = self._topk_call(self._layer_end[len(layers) - 1], layers[-1].head_topk)
+            for li in range(len(layers)):  # without the barrier, layers may end out of order
+                yield from self._wait_layer(li)
+            end = max(self._layer_end.values())
+            self.cycles = self._topk_call(end, layers[-1].head_topk)
 
     def _wait_layer(self, li: int):
         while li not in self._layer_end:
@@ -496,7 +498,8 @@ class Accelerator:
                 vrows = self._v_rows(job)
                 need = self.bufs.value_bytes(vrows.size, hj.head_dim)
                 alpha = self._v_alloc_time(g0, need)
-                if vrows.size or need:
+                vlsb = not job.head.split and job.qi == 0 and hj.v_lsb_fetch.size > 0
+                if vrows.size or need or vlsb:
                     self._back_busy = True
                     self._at(
                         alpha,
@@ -536,15 +539,17 @@ class Accelerator:
             self._vused -= rel.pop(0)[1]
         self._vused += need
         vready = None
-        if vrows.size:
+        vlsb = not h.split and job.qi == 0 and hj.v_lsb_fetch.size > 0
+        if vrows.size or vlsb:
             parts = [("v", hj.layer, hj.kv_head, vrows, hj.bits.v_msb)]
-            if not h.split and hj.v_lsb_fetch.size:
+            if vlsb:
                 parts.append(("v_lsb", hj.layer, hj.kv_head, hj.v_lsb_fetch, hj.bits.v_lsb))
             ready = self._fetch(h.li, parts)
             self.fetcher.count_sram_write(self.actions, "value_sram", vrows.size)
-            vready = ready[0]
-            if not h.split and "v" not in self._groups[h.key]:
-                self._groups[h.key]["v"] = vready
+            if vrows.size:
+                vready = ready[0]
+                if not h.split and "v" not in self._groups[h.key]:
+                    self._groups[h.key]["v"] = vready
         self._back_busy = False
         self._back_run(job, alpha, need, vready)
         self._back_kick()

@@ -804,7 +804,9 @@ class ReferenceModel:
         if self.layers:
             last = self.layers[-1]
             assert last.end is not None
-            cycles = last.end + _cycles(last.lj.head_topk)
+            # the last layer to finish (without the layer barrier an empty last layer may end
+            # before earlier ones), then the head top-k after the last layer (§7)
+            cycles = max(int(lay.end) for lay in self.layers) + _cycles(last.lj.head_topk)
         else:
             cycles = 0
         return TimingResult(
