@@ -59,7 +59,10 @@ _EMPTY = np.zeros(0, np.int64)
 class _Head:
     """Per-head state shared by its jobs."""
 
-    __slots__ = ("first_job", "hj", "key", "last_job", "li", "lsb", "q_ready", "slot_time", "split")
+    __slots__ = (
+        "first_job", "hj", "key", "last_job", "li", "lsb", "lsb_done", "q_ready", "qlsb",
+        "slot_time", "split",
+    )  # fmt: skip
 
     def __init__(self, hj: HeadJob, li: int, split: bool) -> None:
         self.hj = hj
@@ -67,7 +70,9 @@ class _Head:
         self.split = split
         self.key = (hj.layer, hj.kv_head, hj.iteration)
         self.q_ready: np.ndarray = _EMPTY
-        self.lsb: np.ndarray | None = None  #: summarization: the head's LSB rows, once fetched
+        self.lsb: np.ndarray | None = None  #: the head's own K LSB rows, once fetched
+        self.lsb_done = False  #: the head's LSB fetch was submitted
+        self.qlsb: np.ndarray | None = None  #: the head's Q LSB rows, once fetched
         self.slot_time = -1
         self.first_job = 0
         self.last_job = 0
@@ -443,21 +448,27 @@ class Accelerator:
         else:
             base = max(base, self._row(h.q_ready, job.qi, base) if h.q_ready.size else base)
             own: np.ndarray | None = None
-            if hj.stage == "summarization" and not h.split and h.lsb is not None:
-                own = h.lsb
+            if hj.stage == "summarization" and not h.split and h.lsb_done:
+                own = h.lsb  # a later redo of the head: its LSB fetch is on chip
             else:
+                h.lsb_done = True
                 parts = [("k_lsb", hj.layer, hj.kv_head, hj.k_lsb_fetch, hj.bits.k_lsb)]
                 if hj.q_lsb_fetch.size:
                     parts.append(("q_lsb", hj.layer, hj.head, hj.q_lsb_fetch, hj.bits.q_lsb))
                 ready = self._fetch(h.li, parts)
                 if hj.q_lsb_fetch.size:
-                    base = max(base, self._row(ready[1], job.qi, base))
+                    h.qlsb = ready[1]
                 if hj.k_lsb_fetch.size:
                     own = ready[0]
+                    h.lsb = own
                     if "lsb" not in g:
                         g["lsb"] = own
-                if hj.stage == "summarization" and not h.split:
-                    h.lsb = own if own is not None else g.get("lsb", _EMPTY)
+            if h.qlsb is not None and h.qlsb.size:
+                # the Q LSB row of this job's own query (its token id in the list), if listed
+                token = int(hj.query_ids[job.qi])
+                pos = int(np.searchsorted(hj.q_lsb_fetch, token))
+                if pos < hj.q_lsb_fetch.size and int(hj.q_lsb_fetch[pos]) == token:
+                    base = max(base, int(h.qlsb[pos]))
             kready = own if own is not None else g.get("lsb", _EMPTY)
         final = redo or not job.requant
         n = job.n

@@ -116,6 +116,7 @@ class Head:
     slot_cycle: int | None = None  #: cycle the head acquired its slot (summarization)
     q_ready: np.ndarray | None = None  #: the slot fetch's Q rows
     q_lsb_ready: np.ndarray | None = None  #: the last LSB fetch's Q LSB rows
+    k_lsb_own: np.ndarray | None = None  #: the head's own K LSB rows, once fetched
     lsb_fetched: bool = False  #: summarization: the head's first redo has fetched its LSBs
 
 
@@ -530,14 +531,21 @@ class ReferenceModel:
             res = self._fetch(t, head.layer, parts)
             if hj.k_lsb_fetch.size:
                 own_k_lsb = res.ready[0]
+                head.k_lsb_own = own_k_lsb
                 if head.group.k_lsb_ready is None:
                     head.group.k_lsb_ready = own_k_lsb
             if hj.q_lsb_fetch.size:
                 head.q_lsb_ready = res.ready[1]
+        elif head.k_lsb_own is not None:  # a later redo of a slot head: the head's LSB fetch
+            own_k_lsb = head.k_lsb_own
         k_ready = own_k_lsb if own_k_lsb is not None else head.group.k_lsb_ready
         q_ready = job.q_ready
         if head.q_lsb_ready is not None and head.q_lsb_ready.size:
-            q_ready = max(q_ready, _row(head.q_lsb_ready, job.qi, t))
+            # the Q LSB row of this job's own query (its token id in the Q LSB list), if listed
+            token = int(hj.query_ids[job.qi])
+            pos = int(np.searchsorted(hj.q_lsb_fetch, token))
+            if pos < hj.q_lsb_fetch.size and int(hj.q_lsb_fetch[pos]) == token:
+                q_ready = max(q_ready, int(head.q_lsb_ready[pos]))
         self._enter_front(job, t, True, q_ready, k_ready)
 
     # -----------------------------------------------------------------------------------------
