@@ -38,7 +38,7 @@ from spatten_sim.config import HwConfig
 from spatten_sim.hw import units as hw_units
 from spatten_sim.hw.layout import AddressLayout
 from spatten_sim.hw.memory import MemoryModel
-from spatten_sim.hw.result import LayerRecord, TimingResult
+from spatten_sim.hw.result import LayerRecord, TimingResult, dram_actions, layer_record
 from spatten_sim.hw.streaming import BackChain, FrontChain, busy_runs
 from spatten_sim.hw.units import UNITS, build_pipeline
 from spatten_sim.hw.units import accumulators as acc_unit
@@ -645,31 +645,18 @@ class Accelerator:
         busy["fetcher"] = int(self.fetcher.busy_cycles)
         busy["bitwidth_converter"] = int(self.fetcher.converter_busy_cycles)
         busy["topk_token_head"] = int(self._topk_busy)
-        layers = []
-        for li, lj in enumerate(self.wl.layers):
-            layers.append(
-                LayerRecord(
-                    stage=lj.stage,
-                    iteration=lj.iteration,
-                    layer=lj.layer,
-                    tokens_total=lj.tokens_total,
-                    tokens_kept=lj.tokens_kept,
-                    heads_kept=lj.heads_kept,
-                    queries=sum(h.n_queries for h in lj.heads),
-                    requant_queries=int(sum(int(h.requant.sum()) for h in lj.heads)),
-                    start_cycle=int(self._layer_start.get(li, 0)),
-                    end_cycle=int(self._layer_end.get(li, 0)),
-                    dram_bytes=int(self._layer_bytes.get(li, 0)),
-                )
+        layers = [
+            layer_record(
+                lj,
+                self._layer_start.get(li, 0),
+                self._layer_end.get(li, 0),
+                self._layer_bytes.get(li, 0),
             )
+            for li, lj in enumerate(self.wl.layers)
+        ]
         mstats = self.mem.stats()
         actions = {u: dict(a) for u, a in self.actions.items()}
-        actions["dram"] = {
-            "activations": float(mstats.get("activations", 0)),
-            "bytes_read": float(mstats.get("bytes_read", 0)),
-            "bytes_written": float(mstats.get("bytes_written", 0)),
-            "refreshes": float(mstats.get("refreshes", 0)),
-        }
+        actions["dram"] = dram_actions(mstats)
         return TimingResult(
             cycles=int(self.cycles),
             busy_cycles=busy,

@@ -47,7 +47,7 @@ import numpy as np
 from spatten_sim.config import HwConfig
 from spatten_sim.hw.layout import AddressLayout
 from spatten_sim.hw.memory import MemoryModel
-from spatten_sim.hw.result import LayerRecord, TimingResult
+from spatten_sim.hw.result import TimingResult, dram_actions, layer_record
 from spatten_sim.hw.units import UNITS, Stage, accumulators, build_pipeline
 from spatten_sim.hw.units.fetcher import Fetcher, FetchResult, Part
 from spatten_sim.workload import HeadJob, LayerJob, TopkCall, Workload
@@ -787,28 +787,11 @@ class ReferenceModel:
 
         stats = self.memory.stats()
         actions = {u: dict(a) for u, a in self.actions.items()}
-        actions["dram"] = {
-            k: float(stats[k]) for k in ("activations", "bytes_read", "bytes_written", "refreshes")
-        }
+        actions["dram"] = dram_actions(stats)
         records = []
         for layer in self.layers:
-            lj = layer.lj
             assert layer.start is not None and layer.end is not None
-            records.append(
-                LayerRecord(
-                    stage=lj.stage,
-                    iteration=lj.iteration,
-                    layer=lj.layer,
-                    tokens_total=lj.tokens_total,
-                    tokens_kept=lj.tokens_kept,
-                    heads_kept=lj.heads_kept,
-                    queries=sum(h.n_queries for h in lj.heads),
-                    requant_queries=sum(int(np.count_nonzero(h.requant)) for h in lj.heads),
-                    start_cycle=layer.start,
-                    end_cycle=layer.end,
-                    dram_bytes=layer.dram_bytes,
-                )
-            )
+            records.append(layer_record(layer.lj, layer.start, layer.end, layer.dram_bytes))
         if self.layers:
             last = self.layers[-1]
             assert last.end is not None

@@ -55,3 +55,26 @@ class TimingResult:
             "heads_split": self.heads_split,
             "memory_stats": dict(self.memory_stats),
         }
+
+
+def layer_record(lj, start_cycle: int, end_cycle: int, dram_bytes: int) -> LayerRecord:
+    """The per-layer row of a :class:`~spatten_sim.workload.LayerJob` timed by a model."""
+    return LayerRecord(
+        stage=lj.stage,
+        iteration=lj.iteration,
+        layer=lj.layer,
+        tokens_total=lj.tokens_total,
+        tokens_kept=lj.tokens_kept,
+        heads_kept=lj.heads_kept,
+        queries=sum(h.n_queries for h in lj.heads),
+        requant_queries=int(sum(int(h.requant.sum()) for h in lj.heads)),
+        start_cycle=int(start_cycle),
+        end_cycle=int(end_cycle),
+        dram_bytes=int(dram_bytes),
+    )
+
+
+def dram_actions(stats: dict[str, Any]) -> dict[str, float]:
+    """The DRAM model's counters the energy table charges (its ``dram`` actions)."""
+    keys = ("activations", "bytes_read", "bytes_written", "refreshes")
+    return {k: float(stats.get(k, 0)) for k in keys}
