@@ -35,7 +35,6 @@ import numpy as np
 import simpy
 
 from spatten_sim.config import HwConfig
-from spatten_sim.hw import units as hw_units
 from spatten_sim.hw.layout import AddressLayout
 from spatten_sim.hw.memory import MemoryModel
 from spatten_sim.hw.result import LayerRecord, TimingResult, dram_actions, layer_record
@@ -706,6 +705,3 @@ def run_timing(
 
     ``progress`` receives a line every few seconds of wall time while a long run goes on."""
     return Accelerator(cfg, workload, memory, record_timeline, progress).run()
-
-
-_ = hw_units  # the unit package is the source of every figure used here
