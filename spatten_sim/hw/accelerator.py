@@ -59,8 +59,7 @@ class _Head:
     """Per-head state shared by its jobs."""
 
     __slots__ = (
-        "first_job", "hj", "key", "last_job", "li", "lsb", "lsb_done", "q_ready", "qlsb",
-        "slot_time", "split",
+        "first_job", "hj", "key", "last_job", "li", "lsb", "lsb_done", "q_ready", "qlsb", "split",
     )  # fmt: skip
 
     def __init__(self, hj: HeadJob, li: int, split: bool) -> None:
@@ -72,7 +71,6 @@ class _Head:
         self.lsb: np.ndarray | None = None  #: the head's own K LSB rows, once fetched
         self.lsb_done = False  #: the head's LSB fetch was submitted
         self.qlsb: np.ndarray | None = None  #: the head's Q LSB rows, once fetched
-        self.slot_time = -1
         self.first_job = 0
         self.last_job = 0
 
@@ -90,10 +88,8 @@ class _Job:
         "m",
         "n",
         "qi",
-        "redo_done",
         "requant",
         "select",
-        "t_final",
         "topk_cycles",
     )  # fmt: skip
 
@@ -110,9 +106,7 @@ class _Job:
         self.extra = pipe.topk.extra_rounds(self.n, self.topk_cycles) if self.select else 0
         self.k_rows: np.ndarray = _EMPTY  #: split heads: the rows this job fetches
         self.kbytes = 0
-        self.redo_done = False
         self.a: np.ndarray | None = None  #: final pass: cycles its elements leave the decision
-        self.t_final = -1
 
 
 class Accelerator:
@@ -137,14 +131,8 @@ class Accelerator:
         d = workload.head_dim
         self.pipe = pipe = build_pipeline(cfg, d)
         self.bufs = pipe.buffers
-        self.layout = AddressLayout(
-            workload.n_layers,
-            workload.n_heads,
-            workload.n_kv_heads,
-            workload.prompt_tokens + workload.generated_tokens,
-            d,
-            max_bits=max(32, cfg.buffers.word_bits),
-            transaction_bytes=memory.transaction_bytes,
+        self.layout = AddressLayout.for_workload(
+            workload, cfg.buffers.word_bits, memory.transaction_bytes
         )
         self.fetcher = Fetcher(cfg, self.layout, memory, d)
         self.actions: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -301,7 +289,6 @@ class Accelerator:
         """Slot acquisition (summarization): the head's batch fetch; its jobs become eligible."""
         now = int(self.env.now)
         hj = h.hj
-        h.slot_time = now
         g = self._groups[h.key]
         parts = [("q", hj.layer, hj.head, hj.q_fetch, hj.bits.q_msb)]
         if "s_rows" not in g and (hj.k_msb_fetch.size or hj.v_fetch.size):
@@ -337,14 +324,20 @@ class Accelerator:
         tok = self._arb_token
         self._at(t, _ARBITER, lambda: self._arbiter(tok))
 
+    @staticmethod
+    def _release_until(releases: list[tuple[int, int]], t: int) -> int:
+        """Pop the (cycle, bytes) releases due at or before ``t``; returns the bytes freed."""
+        freed = 0
+        while releases and releases[0][0] <= t:
+            freed += releases.pop(0)[1]
+        return freed
+
     def _apply_releases(self, t: int) -> None:
         w = self._wrel
         while w and w[0] <= t:
             w.pop(0)
             self._occ -= 1
-        k = self._krel
-        while k and k[0][0] <= t:
-            self._kused -= k.pop(0)[1]
+        self._kused -= self._release_until(self._krel, t)
 
     def _new_need(self, job: _Job) -> int:
         """Key-buffer bytes a new job allocates at arbitration (and, split, its rows)."""
@@ -488,7 +481,6 @@ class Accelerator:
             if job.kbytes:
                 insort(self._krel, (report, job.kbytes))
             job.a = out
-            job.t_final = report
             self._back_kick()
         else:
             insort(self._pending, (report, job.idx))
@@ -528,13 +520,11 @@ class Accelerator:
         return hj.v_fetch if job.qi == 0 else np.zeros(0, np.int32)
 
     def _v_alloc_time(self, g0: int, need: int) -> int:
-        rel = self._vrel
-        while rel and rel[0][0] <= g0:
-            self._vused -= rel.pop(0)[1]
+        self._vused -= self._release_until(self._vrel, g0)
         free = self.bufs.value_capacity - self._vused
         if need <= free:
             return g0
-        for rt, b in rel:
+        for rt, b in self._vrel:
             free += b
             if need <= free:
                 return rt
@@ -544,10 +534,7 @@ class Accelerator:
         """V buffer allocated at ``alpha``: fetch the job's V rows, then run its back chain."""
         h = job.head
         hj = h.hj
-        rel = self._vrel
-        while rel and rel[0][0] <= alpha:
-            self._vused -= rel.pop(0)[1]
-        self._vused += need
+        self._vused += need - self._release_until(self._vrel, alpha)
         vready = None
         vlsb = not h.split and job.qi == 0 and hj.v_lsb_fetch.size > 0
         if vrows.size or vlsb:

@@ -46,6 +46,20 @@ class AddressLayout:
                     addr += -(-size // _ALIGN) * _ALIGN
         self.total_bytes = addr
 
+    @classmethod
+    def for_workload(cls, wl, word_bits: int, transaction_bytes: int) -> AddressLayout:
+        """The layout both timing models use for a :class:`~spatten_sim.workload.Workload`:
+        every stream's regions sized for the widest word (32 bits, or a wider on-chip word)."""
+        return cls(
+            wl.n_layers,
+            wl.n_heads,
+            wl.n_kv_heads,
+            wl.prompt_tokens + wl.generated_tokens,
+            wl.head_dim,
+            max_bits=max(32, word_bits),
+            transaction_bytes=transaction_bytes,
+        )
+
     def transactions(
         self, stream: str, layer: int, head: int, rows: np.ndarray, bits: int
     ) -> np.ndarray:

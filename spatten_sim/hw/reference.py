@@ -196,14 +196,8 @@ class ReferenceModel:
         self.wl = wl
         self.memory = memory
         self.head_dim = wl.head_dim
-        self.layout = AddressLayout(
-            wl.n_layers,
-            wl.n_heads,
-            wl.n_kv_heads,
-            wl.prompt_tokens + wl.generated_tokens,
-            wl.head_dim,
-            max_bits=max(32, cfg.buffers.word_bits),
-            transaction_bytes=memory.transaction_bytes,
+        self.layout = AddressLayout.for_workload(
+            wl, cfg.buffers.word_bits, memory.transaction_bytes
         )
         self.pipe = build_pipeline(cfg, wl.head_dim)
         self.fetcher = Fetcher(cfg, self.layout, memory, wl.head_dim)

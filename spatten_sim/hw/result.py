@@ -39,8 +39,6 @@ class TimingResult:
     memory_stats: dict[str, Any]
     #: (unit, "busy" | "stall", start_cycle, end_cycle) intervals, when recorded
     timeline: tuple[tuple[str, str, int, int], ...] | None = None
-    #: the largest number of elements that waited in the requantization FIFO at once
-    requant_fifo_peak: int = 0
 
     def comparable(self) -> dict[str, Any]:
         """Everything two timing models must agree on exactly (docs/timing-model.md)."""

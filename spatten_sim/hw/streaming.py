@@ -44,7 +44,7 @@ def _ring_size(span: int) -> int:
 def _front_job(
     kready, klen, base, n, is_final,
     rate, depth, cap, gate, capjob,
-    hist, idx, busy, stall, last, acc, out, span, rec,
+    hist, idx, busy, stall, last, acc, out, rec,
 ):  # fmt: skip
     """One pass of ``n`` elements through the front chain; returns its decision report cycle.
 
@@ -111,8 +111,6 @@ def _front_job(
             j = k - s0
             lt = hist[k, (g0 + n - 1) & mask]
             stall[k] += (lt - first[j] + 1) - dist[j]
-            span[k, 0] = first[j]
-            span[k, 1] = lt
         s0 = s1
     idx[0] = g0 + n
     return out[n - 1]
@@ -162,7 +160,7 @@ def _emit_first(a, n, select, extra, rate, cap_t, ghist, pvhist, st):
 @njit(cache=True)
 def _back_job(
     a, n, m, select, extra, alpha, vready, vlen, vbase, vall,
-    rate, cap_t, pv_rate, pv_depth, ghist, pvhist, st, cnt, span, rec, fill,
+    rate, cap_t, pv_rate, pv_depth, ghist, pvhist, st, cnt, rec, fill,
 ):  # fmt: skip
     """The back chain of one job: the top-k engine (select or pass mode) and probxV.
 
@@ -190,7 +188,6 @@ def _back_job(
     gdist = 0
     pprev = np.int64(-1)
     pdist = 0
-    g_first = np.int64(0)
     p_first = np.int64(0)
     p = np.int64(0)
     t = np.int64(0)
@@ -208,8 +205,6 @@ def _back_job(
         ghist[g & mask] = t
         if rec.shape[1] >= m:
             rec[0, k] = t
-        if k == 0:
-            g_first = t
         if t != gprev:
             gdist += 1
             gprev = t
@@ -240,12 +235,6 @@ def _back_job(
         tb = fdist + extra + gdist
         cnt[0] += tb
         cnt[1] += (t - f0 + 1) - tb
-        span[0, 0] = f0
-    else:
-        span[0, 0] = g_first
-    span[0, 1] = t
-    span[1, 0] = p_first
-    span[1, 1] = p
     cnt[3] += (p - p_first + 1) - pdist
     st[0] = gidx + m
     st[1] = t
@@ -273,7 +262,8 @@ class FrontChain:
         self.stall = np.zeros(n, np.int64)
         self.last = np.full(n, -1, np.int64)
         self.acc = np.array([0, -1], np.int64)  #: importance accumulators: busy, last cycle
-        self.span = np.zeros((n, 2), np.int64)
+        self._no_record = np.empty((n, 0), np.int64)
+        self.takes = self._no_record
 
     def run(
         self, kready: np.ndarray, base: int, n: int, is_final: bool, record: bool = False
@@ -281,12 +271,11 @@ class FrontChain:
         """Stream one pass; returns (decision report cycle, per-element exit cycles). With
         ``record``, ``self.takes[k, :n]`` holds the cycle each stage took each element."""
         out = np.empty(n, np.int64)
-        self.takes = np.empty((len(self.stages), n if record else 0), np.int64)
+        self.takes = np.empty((len(self.stages), n), np.int64) if record else self._no_record
         t = _front_job(
             kready, kready.shape[0], np.int64(base), n, is_final,
             self.rate, self.depth, self.cap, self.gate, self.capjob,
-            self.hist, self.idx, self.busy, self.stall, self.last, self.acc, out, self.span,
-            self.takes,
+            self.hist, self.idx, self.busy, self.stall, self.last, self.acc, out, self.takes,
         )  # fmt: skip
         return int(t), out
 
@@ -305,7 +294,10 @@ class BackChain:
         self.st = np.array([0, -1], np.int64)
         #: topk busy, topk stall, probxv busy, probxv stall, probxv last take
         self.cnt = np.array([0, 0, 0, 0, -1], np.int64)
-        self.span = np.zeros((2, 2), np.int64)
+        self._no_record = np.empty((2, 0), np.int64)
+        self._no_fill = np.empty(0, np.int64)
+        self.takes = self._no_record
+        self.fill = self._no_fill
 
     def first_emit(self, a: np.ndarray, n: int, select: bool, extra: int) -> int:
         return int(
@@ -330,12 +322,12 @@ class BackChain:
     ) -> int:
         """The job's back chain; returns its retire cycle. With ``record``, ``self.takes``
         holds the engine's hand-on cycles (row 0) and probxV's takes (row 1)."""
-        self.takes = np.empty((2, m if record else 0), np.int64)
-        self.fill = np.empty(n if select else 0, np.int64)
+        self.takes = np.empty((2, m), np.int64) if record else self._no_record
+        self.fill = np.empty(n, np.int64) if select else self._no_fill
         return int(
             _back_job(
                 a, n, m, select, np.int64(extra), np.int64(alpha), vready, vready.shape[0],
                 np.int64(vbase), vall, self.rate, self.cap, self.pv_rate, self.pv_depth,
-                self.ghist, self.pvhist, self.st, self.cnt, self.span, self.takes, self.fill,
+                self.ghist, self.pvhist, self.st, self.cnt, self.takes, self.fill,
             )
         )  # fmt: skip

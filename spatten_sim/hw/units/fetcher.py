@@ -66,8 +66,6 @@ class Fetcher:
         self.bytes_by_stream: dict[str, int] = dict.fromkeys(
             ("q", "q_lsb", "k_msb", "k_lsb", "v", "v_lsb"), 0
         )
-        #: (start, end) of each non-empty batch's address issue, for the timeline
-        self.batches: list[tuple[int, int]] = []
 
     def submit(self, now: int, parts: list[Part], actions=None) -> FetchResult:
         """Submit a batch at cycle ``now``; returns its rows' ready cycles (final: the memory
@@ -96,7 +94,6 @@ class Fetcher:
         self.busy_cycles += issue
         conv = ceil_div(nbytes, self.cfg.bitwidth_converter.bytes_per_cycle)
         self.converter_busy_cycles += conv
-        self.batches.append((start, start + issue))
         if actions is not None:
             f = actions["fetcher"]
             f["requests"] += n
