@@ -135,6 +135,15 @@ class DramConfig:
             )
         if self.nRC < self.nRAS:
             raise ConfigError(f"memory.nRC: must be >= nRAS (got nRC={self.nRC}, nRAS={self.nRAS})")
+        # all-bank refresh of every pseudo-channel, one after the other, each PREab + REFab:
+        # an interval shorter than that leaves no cycle for requests (they would starve forever)
+        refresh_busy = self.pseudo_channels * (self.nRP + self.nRFC)
+        if self.refresh and self.nREFI <= refresh_busy:
+            raise ConfigError(
+                f"memory.nREFI: {self.nREFI} cycles is not longer than one refresh round "
+                f"(pseudo_channels x (nRP + nRFC) = {refresh_busy} cycles); requests would never "
+                "be served (raise nREFI or set memory.refresh: false)"
+            )
         from spatten_sim.hw.dram.mapping import AddressMapper  # validates the mapping name
 
         AddressMapper(self)

@@ -185,6 +185,32 @@ def _log(log, log_n, t, c, cmd, bank, row):
 
 
 @njit(cache=True)
+def _q_remove(q, c, n, pos):
+    """Remove entry ``pos`` of the age-ordered queue ``q[c, :n]`` (the caller decrements n)."""
+    for j in range(pos, n - 1):
+        q[c, j] = q[c, j + 1]
+
+
+@njit(cache=True)
+def _q_insert(q, c, n, i):
+    """Insert request ``i`` into the age-ordered queue ``q[c, :n]`` (the caller increments n)."""
+    j = n
+    while j > 0 and q[c, j - 1] > i:
+        q[c, j] = q[c, j - 1]
+        j -= 1
+    q[c, j] = i
+
+
+@njit(cache=True)
+def _close_bank(c, b, nh, need, nhit):
+    """Bank ``b`` closes: its queued row hits become requests that need a row command."""
+    for w in range(2):
+        need[c, w] += nh[c, b, w]
+        nhit[c, w] -= nh[c, b, w]
+        nh[c, b, w] = 0
+
+
+@njit(cache=True)
 def simulate(
     req_ch,
     req_bank,
@@ -218,6 +244,12 @@ def simulate(
     Requests are given in submission order with non-decreasing ``req_arrival``; ``ch_order`` lists
     request indices grouped by channel (stable), ``ch_start`` the group offsets.
     Returns the cycle of the last tick.
+
+    The same machine as :func:`.controller_reference.simulate`, organised for speed: per channel,
+    the read buffer, the write buffer and the active buffer are queues of request indices kept in
+    age order, so the FR-FCFS choice is the first legal entry of a scan (which stops there); a
+    per-channel count of queued requests that need a row command (their bank is closed or open
+    on another row) skips the row-command scan when it is zero.
     """
     n_req = req_ch.shape[0]
     C = params[P_CHANNELS]
@@ -241,8 +273,15 @@ def simulate(
     cmd_delay = params[P_CMD_DELAY]
     track_inflight = cap_ch > 0 or max_out > 0
     nb = bank_st.shape[1]
-    S = QR + QW + nb
     H = hist.shape[0]
+    # bank -> bank group, rank and pseudo-channel (table lookups: no division per candidate)
+    grp_of = np.empty(nb, dtype=np.int64)
+    rank_of = np.empty(nb, dtype=np.int64)
+    pc_of = np.empty(nb, dtype=np.int64)
+    for b in range(nb):
+        grp_of[b] = b // K
+        rank_of[b] = b // GK
+        pc_of[b] = b // RGK
 
     t_act_rd = tm[T.ACT_RD]
     t_act_wr = tm[T.ACT_WR]
@@ -271,17 +310,19 @@ def simulate(
     t_rda_ref = tm[T.RDA_REF]
     t_wra_ref = tm[T.WRA_REF]
 
-    # per-call slot storage (buffers are empty between batches)
-    s_req = np.empty((C, S), dtype=np.int64)
-    s_bank = np.empty((C, S), dtype=np.int64)
-    s_row = np.empty((C, S), dtype=np.int64)
-    s_wr = np.empty((C, S), dtype=np.int64)
-    s_elig = np.empty((C, S), dtype=np.int64)
-    s_active = np.empty((C, S), dtype=np.int64)
-    s_first = np.empty((C, S), dtype=np.int64)
-    n_slots = np.zeros(C, dtype=np.int64)
-    cnt_rd = np.zeros(C, dtype=np.int64)  # reads waiting (not activated)
-    cnt_wr = np.zeros(C, dtype=np.int64)
+    # per-call queues (buffers are empty between batches): request indices in age order
+    q_rd = np.empty((C, max(QR, 1)), dtype=np.int64)  # read buffer (not activated)
+    q_wr = np.empty((C, max(QW, 1)), dtype=np.int64)  # write buffer (not activated)
+    q_act = np.empty((C, nb), dtype=np.int64)  # active buffer (ACT issued, one per bank)
+    n_rd = np.zeros(C, dtype=np.int64)
+    n_wr = np.zeros(C, dtype=np.int64)
+    n_act = np.zeros(C, dtype=np.int64)
+    first_cmd = np.zeros(n_req, dtype=np.uint8)  # the request's first command has issued
+    # queued (not activated) requests per channel and type that need an ACT or PRE, and per
+    # bank and type the queued ones that hit its open row
+    need = np.zeros((C, 2), dtype=np.int64)
+    nh = np.zeros((C, nb, 2), dtype=np.int64)
+    nhit = np.zeros((C, 2), dtype=np.int64)  # sum of nh over the banks
     pushed = np.empty(C, dtype=np.int64)  # pointer into ch_order: sent to the channel
     accepted = np.empty(C, dtype=np.int64)  # pointer into ch_order: in the controller
     remaining = np.zeros(C, dtype=np.int64)
@@ -316,15 +357,20 @@ def simulate(
     last_t = 0
     pushed_now = 0
     pushed_cycle = -1
+    ch_next = NEVER
+    for c in range(C):
+        ch_next = min(ch_next, next_t[c])
 
     while total_left > 0:
-        # ---------------- next global cycle
+        # ---------------- next global cycle (the channels' earliest wake-up is kept by the
+        # channel loop below; the frontend's pushes lower it only to the cycle they happen in)
         t = front_next if g < n_req else NEVER
-        for c in range(C):
-            if next_t[c] < t:
-                t = next_t[c]
-            if track_inflight and inflight_n[c] > 0 and inflight[c, 0] + 1 < t:
-                t = inflight[c, 0] + 1
+        if ch_next < t:
+            t = ch_next
+        if track_inflight:
+            for c in range(C):
+                if inflight_n[c] > 0 and inflight[c, 0] + 1 < t:
+                    t = inflight[c, 0] + 1
         if t >= NEVER:
             break  # cannot happen: some request is always pending
         # ---------------- completions
@@ -360,11 +406,12 @@ def simulate(
                     # straight into the controller's buffer (accepted this cycle): count the
                     # requests already sent to it this cycle
                     if req_write[i] == 1:
-                        if cnt_wr[c] + wait_wr[c] >= QW:
+                        if n_wr[c] + wait_wr[c] >= QW:
                             break
-                    elif cnt_rd[c] + waiting - wait_wr[c] >= QR:
+                    elif n_rd[c] + waiting - wait_wr[c] >= QR:
                         break
-                    if cap_ch > 0 and n_slots[c] + inflight_n[c] + waiting >= cap_ch:
+                    n_slots = n_rd[c] + n_wr[c] + n_act[c]
+                    if cap_ch > 0 and n_slots + inflight_n[c] + waiting >= cap_ch:
                         break
                 pushed[c] += 1
                 front[F_CLOCK] = t + 1
@@ -382,8 +429,11 @@ def simulate(
                 if wake < next_t[c]:
                     next_t[c] = wake
         # ---------------- channels
+        ch_next = NEVER
         for c in range(C):
             if next_t[c] > t:
+                if next_t[c] < ch_next:
+                    ch_next = next_t[c]
                 continue
             last_t = t
             ch_st[c, C_CLOCK] = t + 1
@@ -396,28 +446,27 @@ def simulate(
             # accept into the controller's buffers
             while accepted[c] < pushed[c]:
                 i = ch_order[accepted[c]]
-                if cap_ch > 0 and n_slots[c] + inflight_n[c] >= cap_ch:
+                if cap_ch > 0 and n_rd[c] + n_wr[c] + n_act[c] + inflight_n[c] >= cap_ch:
                     break
                 w = req_write[i]
                 if w == 1:
-                    if cnt_wr[c] >= QW:
+                    if n_wr[c] >= QW:
                         break
-                    cnt_wr[c] += 1
+                    q_wr[c, n_wr[c]] = i
+                    n_wr[c] += 1
                     if in_order == 1:
                         wait_wr[c] -= 1
                 else:
-                    if cnt_rd[c] >= QR:
+                    if n_rd[c] >= QR:
                         break
-                    cnt_rd[c] += 1
-                s = n_slots[c]
-                s_req[c, s] = i
-                s_bank[c, s] = req_bank[i]
-                s_row[c, s] = req_row[i]
-                s_wr[c, s] = w
-                s_elig[c, s] = t + cmd_delay
-                s_active[c, s] = 0
-                s_first[c, s] = 0
-                n_slots[c] = s + 1
+                    q_rd[c, n_rd[c]] = i
+                    n_rd[c] += 1
+                b = req_bank[i]
+                if bank_st[c, b, B_OPEN] == req_row[i]:
+                    nh[c, b, w] += 1
+                    nhit[c, w] += 1
+                else:
+                    need[c, w] += 1
                 out_accept[i] = t
                 accepted[c] += 1
             # refresh due: queue REFab for every pseudo-channel
@@ -427,62 +476,95 @@ def simulate(
             # write mode
             wmode = ch_st[c, C_WMODE]
             if wmode == 0:
-                if cnt_wr[c] > 0 and (cnt_wr[c] >= wr_hi or cnt_rd[c] == 0):
+                if n_wr[c] > 0 and (n_wr[c] >= wr_hi or n_rd[c] == 0):
                     wmode = 1
             else:
-                if cnt_wr[c] == 0 or (cnt_rd[c] > 0 and cnt_wr[c] < wr_lo):
+                if n_wr[c] == 0 or (n_rd[c] > 0 and n_wr[c] < wr_lo):
                     wmode = 0
             ch_st[c, C_WMODE] = wmode
+            q = q_wr if wmode == 1 else q_rd
+            nq = n_wr[c] if wmode == 1 else n_rd[c]
             issued = False
             min_e = NEVER
-            ns = n_slots[c]
-            # ================= column slot
+            # ================= column slot: the oldest legal active-buffer request, else the
+            # oldest legal row hit of the current mode's buffer (not while a refresh is pending)
             colbus = ch_st[c, C_COLBUS]
             best = -1
-            best_age = NEVER
-            for s in range(ns):
-                act = s_active[c, s]
-                if act == 0:
-                    if ref_pc >= 0 or s_wr[c, s] != wmode:
-                        continue
-                    if bank_st[c, s_bank[c, s], B_OPEN] != s_row[c, s]:
-                        continue
-                b = s_bank[c, s]
-                gi = b // K
-                ri = b // GK
-                pi = b // RGK
-                if s_wr[c, s] == 0:
+            from_active = False
+            for k in range(n_act[c]):
+                i = q_act[c, k]
+                b = req_bank[i]
+                gi = grp_of[b]
+                ri = rank_of[b]
+                pi = pc_of[b]
+                if req_write[i] == 0:
                     e = max(bank_st[c, b, B_RD], grp_st[c, gi, G_RD])
                     e = max(e, max(rank_st[c, ri, R_RD], pc_st[c, pi, PC_RD]))
                 else:
                     e = max(bank_st[c, b, B_WR], grp_st[c, gi, G_WR])
                     e = max(e, max(rank_st[c, ri, R_WR], pc_st[c, pi, PC_WR]))
-                e = max(e, max(s_elig[c, s], colbus))
-                # active-buffer requests first, then the oldest
-                age = s_req[c, s] - (n_req if act == 1 else 0)
+                e = max(e, max(out_accept[i] + cmd_delay, colbus))
                 if e <= t:
-                    if age < best_age:
-                        best_age = age
-                        best = s
-                elif e < min_e:
+                    best = k
+                    from_active = True
+                    break
+                if e < min_e:
                     min_e = e
+            left = nhit[c, wmode]
+            if best < 0 and ref_pc < 0 and left > 0:
+                for k in range(nq):
+                    i = q[c, k]
+                    b = req_bank[i]
+                    if bank_st[c, b, B_OPEN] != req_row[i]:
+                        continue
+                    left -= 1
+                    gi = grp_of[b]
+                    ri = rank_of[b]
+                    pi = pc_of[b]
+                    if wmode == 0:
+                        e = max(bank_st[c, b, B_RD], grp_st[c, gi, G_RD])
+                        e = max(e, max(rank_st[c, ri, R_RD], pc_st[c, pi, PC_RD]))
+                    else:
+                        e = max(bank_st[c, b, B_WR], grp_st[c, gi, G_WR])
+                        e = max(e, max(rank_st[c, ri, R_WR], pc_st[c, pi, PC_WR]))
+                    e = max(e, max(out_accept[i] + cmd_delay, colbus))
+                    if e <= t:
+                        best = k
+                        break
+                    if e < min_e:
+                        min_e = e
+                    if left == 0:
+                        break  # every row hit seen
             if best >= 0:
-                s = best
-                i = s_req[c, s]
-                b = s_bank[c, s]
-                gi = b // K
-                ri = b // GK
-                pi = b // RGK
-                w = s_wr[c, s]
-                if s_first[c, s] == 0:
+                i = q_act[c, best] if from_active else q[c, best]
+                b = req_bank[i]
+                r_i = req_row[i]
+                gi = grp_of[b]
+                ri = rank_of[b]
+                pi = pc_of[b]
+                w = req_write[i]
+                if first_cmd[i] == 0:
                     counters[c, K_HITS] += 1
                 auto_pre = False
                 if closed == 1:
                     auto_pre = True
-                    for s2 in range(ns):
-                        if s2 != s and s_bank[c, s2] == b and s_row[c, s2] == s_row[c, s]:
+                    for k in range(n_act[c]):
+                        i2 = q_act[c, k]
+                        if i2 != i and req_bank[i2] == b and req_row[i2] == r_i:
                             auto_pre = False
                             break
+                    if auto_pre:
+                        for k in range(n_rd[c]):
+                            i2 = q_rd[c, k]
+                            if i2 != i and req_bank[i2] == b and req_row[i2] == r_i:
+                                auto_pre = False
+                                break
+                    if auto_pre:
+                        for k in range(n_wr[c]):
+                            i2 = q_wr[c, k]
+                            if i2 != i and req_bank[i2] == b and req_row[i2] == r_i:
+                                auto_pre = False
+                                break
                 if w == 0:
                     bank_st[c, b, B_PRE] = max(bank_st[c, b, B_PRE], t + t_rtp)
                     grp_st[c, gi, G_RD] = max(grp_st[c, gi, G_RD], t + t_ccdl)
@@ -511,24 +593,33 @@ def simulate(
                     if auto_pre:
                         bank_st[c, b, B_ACT] = max(bank_st[c, b, B_ACT], t + t_wra_act)
                         pc_st[c, pi, PC_REF] = max(pc_st[c, pi, PC_REF], t + t_wra_ref)
+                # leave the buffer it was in
+                if from_active:
+                    _q_remove(q_act, c, n_act[c], best)
+                    n_act[c] -= 1
+                    bank_st[c, b, B_ACTIVE] = 0
+                    pc_st[c, pi, PC_ACTIVE] -= 1
+                else:
+                    _q_remove(q, c, nq, best)
+                    nq -= 1
+                    if w == 1:
+                        n_wr[c] = nq
+                    else:
+                        n_rd[c] = nq
+                    nh[c, b, w] -= 1
+                    nhit[c, w] -= 1
                 if auto_pre:
                     bank_st[c, b, B_OPEN] = -1
+                    _close_bank(c, b, nh, need, nhit)
                     pc_st[c, pi, PC_OPEN] -= 1
                     counters[c, K_PRES] += 1
                 if do_log == 1:
                     cmd = CMD_RD if w == 0 else CMD_WR
                     if auto_pre:
                         cmd = CMD_RDA if w == 0 else CMD_WRA
-                    _log(log, log_n, t, c, cmd, b, s_row[c, s])
+                    _log(log, log_n, t, c, cmd, b, r_i)
                 ch_st[c, C_COLBUS] = t + 1
                 counters[c, K_BUSY] += t_bl
-                if s_active[c, s] == 1:
-                    bank_st[c, b, B_ACTIVE] = 0
-                    pc_st[c, pi, PC_ACTIVE] -= 1
-                elif w == 1:
-                    cnt_wr[c] -= 1
-                else:
-                    cnt_rd[c] -= 1
                 out_issue[i] = t
                 out_done[i] = done
                 lat = done - req_arrival[i]
@@ -541,18 +632,6 @@ def simulate(
                     counters[c, K_LAST_DONE] = done
                 if track_inflight:
                     _inflight_add(c, done, inflight, inflight_n)
-                # remove the slot (order of slots does not matter: age is the request index)
-                last = ns - 1
-                if s != last:
-                    s_req[c, s] = s_req[c, last]
-                    s_bank[c, s] = s_bank[c, last]
-                    s_row[c, s] = s_row[c, last]
-                    s_wr[c, s] = s_wr[c, last]
-                    s_elig[c, s] = s_elig[c, last]
-                    s_active[c, s] = s_active[c, last]
-                    s_first[c, s] = s_first[c, last]
-                ns = last
-                n_slots[c] = ns
                 remaining[c] -= 1
                 total_left -= 1
                 issued = True
@@ -568,6 +647,7 @@ def simulate(
                             for b in range(p * RGK, (p + 1) * RGK):
                                 if bank_st[c, b, B_OPEN] >= 0:
                                     bank_st[c, b, B_OPEN] = -1
+                                    _close_bank(c, b, nh, need, nhit)
                                     bank_st[c, b, B_ACT] = max(bank_st[c, b, B_ACT], t + t_pre_act)
                             pc_st[c, p, PC_OPEN] = 0
                             pc_st[c, p, PC_REF] = max(pc_st[c, p, PC_REF], t + t_pre_ref)
@@ -594,46 +674,50 @@ def simulate(
                             ch_st[c, C_REF_PC] = p + 1
                     elif e < min_e:
                         min_e = e
-            else:
+            elif need[c, wmode] > 0:
+                # the oldest queued request of the current mode whose ACT or PRE is legal
                 best = -1
-                best_age = NEVER
                 best_is_act = False
-                for s in range(ns):
-                    if s_active[c, s] == 1 or s_wr[c, s] != wmode:
-                        continue
-                    b = s_bank[c, s]
+                left = need[c, wmode]
+                for k in range(nq):
+                    i = q[c, k]
+                    b = req_bank[i]
                     open_row = bank_st[c, b, B_OPEN]
-                    if open_row == s_row[c, s]:
+                    if open_row == req_row[i]:
                         continue
+                    left -= 1
                     if open_row < 0:
-                        gi = b // K
-                        ri = b // GK
-                        pi = b // RGK
-                        e = max(bank_st[c, b, B_ACT], grp_st[c, gi, G_ACT])
-                        e = max(e, max(rank_st[c, ri, R_ACT], pc_st[c, pi, PC_ACT]))
+                        ri = rank_of[b]
+                        e = max(bank_st[c, b, B_ACT], grp_st[c, grp_of[b], G_ACT])
+                        e = max(e, max(rank_st[c, ri, R_ACT], pc_st[c, pc_of[b], PC_ACT]))
                         e = max(e, faw[c, ri, rank_st[c, ri, R_FAWPTR]] + t_faw)
                         is_act = True
                     else:
                         if bank_st[c, b, B_ACTIVE] == 1:
+                            if left == 0:
+                                break
                             continue
                         e = bank_st[c, b, B_PRE]
                         is_act = False
-                    e = max(e, max(s_elig[c, s], rowbus))
+                    e = max(e, max(out_accept[i] + cmd_delay, rowbus))
                     if e <= t:
-                        if s_req[c, s] < best_age:
-                            best_age = s_req[c, s]
-                            best = s
-                            best_is_act = is_act
-                    elif e < min_e:
+                        best = k
+                        best_is_act = is_act
+                        break
+                    if e < min_e:
                         min_e = e
+                    if left == 0:
+                        break  # every request that needs a row command seen
                 if best >= 0:
-                    s = best
-                    b = s_bank[c, s]
-                    pi = b // RGK
+                    i = q[c, best]
+                    b = req_bank[i]
+                    pi = pc_of[b]
+                    w = req_write[i]
                     if best_is_act:
-                        gi = b // K
-                        ri = b // GK
-                        bank_st[c, b, B_OPEN] = s_row[c, s]
+                        gi = grp_of[b]
+                        ri = rank_of[b]
+                        r_i = req_row[i]
+                        bank_st[c, b, B_OPEN] = r_i
                         bank_st[c, b, B_RD] = max(bank_st[c, b, B_RD], t + t_act_rd)
                         bank_st[c, b, B_WR] = max(bank_st[c, b, B_WR], t + t_act_wr)
                         bank_st[c, b, B_PRE] = max(bank_st[c, b, B_PRE], t + t_act_pre)
@@ -650,25 +734,44 @@ def simulate(
                         pc_st[c, pi, PC_ACTIVE] += 1
                         ch_st[c, C_ROWBUS] = t + t_act_bus
                         counters[c, K_ACTS] += 1
-                        if s_first[c, s] == 0:
-                            s_first[c, s] = 1
+                        if first_cmd[i] == 0:
+                            first_cmd[i] = 1
                             counters[c, K_MISSES] += 1
-                        s_active[c, s] = 1
-                        if s_wr[c, s] == 1:
-                            cnt_wr[c] -= 1
+                        # into the active buffer
+                        _q_remove(q, c, nq, best)
+                        nq -= 1
+                        if w == 1:
+                            n_wr[c] = nq
                         else:
-                            cnt_rd[c] -= 1
+                            n_rd[c] = nq
+                        need[c, w] -= 1
+                        _q_insert(q_act, c, n_act[c], i)
+                        n_act[c] += 1
+                        # the queued requests to the row just opened are now row hits
+                        for k in range(n_rd[c]):
+                            i2 = q_rd[c, k]
+                            if req_bank[i2] == b and req_row[i2] == r_i:
+                                nh[c, b, 0] += 1
+                                nhit[c, 0] += 1
+                                need[c, 0] -= 1
+                        for k in range(n_wr[c]):
+                            i2 = q_wr[c, k]
+                            if req_bank[i2] == b and req_row[i2] == r_i:
+                                nh[c, b, 1] += 1
+                                nhit[c, 1] += 1
+                                need[c, 1] -= 1
                         if do_log == 1:
-                            _log(log, log_n, t, c, CMD_ACT, b, s_row[c, s])
+                            _log(log, log_n, t, c, CMD_ACT, b, r_i)
                     else:
                         bank_st[c, b, B_OPEN] = -1
+                        _close_bank(c, b, nh, need, nhit)
                         bank_st[c, b, B_ACT] = max(bank_st[c, b, B_ACT], t + t_pre_act)
                         pc_st[c, pi, PC_REF] = max(pc_st[c, pi, PC_REF], t + t_pre_ref)
                         pc_st[c, pi, PC_OPEN] -= 1
                         ch_st[c, C_ROWBUS] = t + 1
                         counters[c, K_PRES] += 1
-                        if s_first[c, s] == 0:
-                            s_first[c, s] = 1
+                        if first_cmd[i] == 0:
+                            first_cmd[i] = 1
                             counters[c, K_CONFLICTS] += 1
                         if do_log == 1:
                             _log(log, log_n, t, c, CMD_PRE, b, -1)
@@ -676,6 +779,7 @@ def simulate(
             # ================= when to wake up
             if issued:
                 next_t[c] = t + 1
+                ch_next = min(ch_next, t + 1)
                 continue
             nt = min_e
             if ch_st[c, C_REF_PC] < 0 and ch_st[c, C_REF_DUE] < nt:
@@ -687,9 +791,11 @@ def simulate(
             if accepted[c] < pushed[c] and cap_ch > 0 and inflight_n[c] > 0:
                 if inflight[c, 0] + 1 < nt:
                     nt = inflight[c, 0] + 1
-            if remaining[c] == 0 and n_slots[c] == 0:
+            n_slots = n_rd[c] + n_wr[c] + n_act[c]
+            if remaining[c] == 0 and n_slots == 0:
                 nt = NEVER  # nothing left in this batch: sleep (refresh resumes with the next)
-            elif nt >= NEVER and n_slots[c] > 0:
+            elif nt >= NEVER and n_slots > 0:
                 nt = t + 1  # defensive: never sleep forever with queued requests
             next_t[c] = max(nt, t + 1)
+            ch_next = min(ch_next, next_t[c])
     return last_t

@@ -22,9 +22,14 @@ from typing import Any
 import numpy as np
 
 from spatten_sim.hw.dram import controller as K
+from spatten_sim.hw.dram import controller_reference as KR
 from spatten_sim.hw.dram.config import DramConfig
 from spatten_sim.hw.dram.mapping import AddressMapper, decode_into
 from spatten_sim.hw.dram.timing import effective_timing
+
+#: the controller kernels: ``fast`` (production) and ``reference`` (the simple one it is tested
+#: against: same commands, same cycles, every slot scanned every tick)
+KERNELS = {"fast": K.simulate, "reference": KR.simulate}
 
 HIST_BINS = 16384  #: latency histogram: 1-cycle bins (memory clock), last bin = overflow
 
@@ -65,10 +70,23 @@ class DramMemory:
 
     supports_crossbar = True
 
-    def __init__(self, cfg: DramConfig, clock_ghz: float = 1.0, *, log_commands: int = 0) -> None:
+    def __init__(
+        self,
+        cfg: DramConfig,
+        clock_ghz: float = 1.0,
+        *,
+        log_commands: int = 0,
+        kernel: str = "fast",
+    ) -> None:
         cfg.validate()
         if not clock_ghz > 0:
             raise ValueError("clock_ghz must be > 0")
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
+        self.kernel = kernel
+        self._simulate = KERNELS[kernel]
+        #: a :class:`~.stream.StreamRecorder` that sees every batch, or None
+        self.recorder: Any = None
         self.cfg = cfg
         self.name = cfg.name
         self.mapper = AddressMapper(cfg)
@@ -179,6 +197,8 @@ class DramMemory:
             wr = np.asarray(is_write, dtype=bool).astype(np.int64)
             if wr.shape != (n,):
                 raise ValueError("is_write must have one entry per address")
+        if self.recorder is not None:
+            self.recorder.add(addresses, arrival, is_write, frontend)
         ch = np.empty(n, dtype=np.int64)
         bank = np.empty(n, dtype=np.int64)
         row = np.empty(n, dtype=np.int64)
@@ -204,7 +224,7 @@ class DramMemory:
         accept = np.empty(n, dtype=np.int64)
         issue = np.empty(n, dtype=np.int64)
         done = np.empty(n, dtype=np.int64)
-        last = K.simulate(
+        last = self._simulate(
             ch,
             bank,
             row,

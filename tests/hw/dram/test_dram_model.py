@@ -130,3 +130,12 @@ def test_crossbar_slows_a_single_channel_burst() -> None:
     xbar = DramMemory(HBM2).access(addrs, t, crossbar=CrossbarLimits(1, 64))
     assert xbar.max() >= free.max()
     assert np.all(xbar >= free)
+
+
+def test_refresh_interval_shorter_than_a_refresh_round_is_refused() -> None:
+    """nREFI below pseudo_channels x (nRP + nRFC) would starve every request forever."""
+    from spatten_sim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="memory.nREFI"):
+        dataclasses.replace(DRAM_PRESETS["hbm2"], nREFI=300).validate()
+    dataclasses.replace(DRAM_PRESETS["hbm2"], nREFI=300, refresh=False).validate()
