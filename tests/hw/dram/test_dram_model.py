@@ -136,6 +136,6 @@ def test_refresh_interval_shorter_than_a_refresh_round_is_refused() -> None:
     """nREFI below pseudo_channels x (nRP + nRFC) would starve every request forever."""
     from spatten_sim.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="memory.nREFI"):
+    with pytest.raises(ConfigError, match=r"memory\.nREFI"):
         dataclasses.replace(DRAM_PRESETS["hbm2"], nREFI=300).validate()
     dataclasses.replace(DRAM_PRESETS["hbm2"], nREFI=300, refresh=False).validate()
