@@ -117,6 +117,10 @@ class BuffersConfig:
     double_buffered: bool = True
 
 
+#: timing.mode values (TimingConfig.mode)
+TIMING_MODES = ("fast", "reference")
+
+
 @dataclass(frozen=True)
 class TimingConfig:
     """How the timing phase sequences the work (docs/timing-model.md §7)."""
@@ -125,6 +129,10 @@ class TimingConfig:
     #: layers, which are not simulated); false: requests stream back to back across layers, as
     #: the official RTL test bench drives them (TestSpAtten.scala), ignoring that dependency
     layer_barrier: bool = True
+    #: ``fast`` (default): the production paths (the fast HBM2 kernel, transaction addresses and
+    #: row-ready cycles in Numba); ``reference``: the simple paths they are tested against (the
+    #: reference HBM2 kernel, numpy addresses). Both give identical reports but for wall time.
+    mode: str = "fast"
 
 
 @dataclass(frozen=True)
@@ -395,6 +403,11 @@ def validate_config(cfg: HwConfig) -> None:
     from spatten_sim.hw.units import check_units
 
     check_units(cfg)  # impl names and pipeline depths (names the key)
+    _check(
+        cfg.timing.mode in TIMING_MODES,
+        "timing.mode",
+        f"must be one of {', '.join(TIMING_MODES)}, got {cfg.timing.mode!r}",
+    )
     _check(1 <= cfg.buffers.word_bits <= 32, "buffers.word_bits", "must be 1..32")
     pol = cfg.policy
     for name in ("token_pruning", "head_pruning"):

@@ -22,7 +22,8 @@ def make_memory_for(cfg: HwConfig):
     """The memory model of ``cfg`` behind the fetcher's crossbar (REFERENCE.md §3)."""
     from spatten_sim.hw import memory as memmod
 
-    mem = memmod.make_memory(dict(cfg.memory), cfg.clock_ghz)
+    kernel = "reference" if cfg.timing.mode == "reference" else "fast"
+    mem = memmod.make_memory(dict(cfg.memory), cfg.clock_ghz, kernel)
     wrap = getattr(memmod, "with_crossbar", None)
     if wrap is not None:
         mem = wrap(

@@ -13,6 +13,7 @@ transactions over the channels (Q/K/V interleaved at 32-B granularity [C]).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 #: streams and which head index space they use
 STREAMS = ("q", "q_lsb", "k_msb", "k_lsb", "v", "v_lsb")
@@ -60,6 +61,10 @@ class AddressLayout:
             transaction_bytes=transaction_bytes,
         )
 
+    def base(self, stream: str, layer: int, head: int) -> int:
+        """Byte address of the first row of a region."""
+        return self._regions[(stream, layer, head)]
+
     def transactions(
         self, stream: str, layer: int, head: int, rows: np.ndarray, bits: int
     ) -> np.ndarray:
@@ -98,3 +103,40 @@ class AddressLayout:
         first = r * row_bits // tx_bits
         last = ((r + 1) * row_bits - 1) // tx_bits
         return base + first * self.tx, base + last * self.tx
+
+
+@njit(cache=True)
+def batch_transactions(bases, row_bits, rows, row_off, tx, out, out_off):
+    """The transactions of a batch of parts (the fast form of :meth:`AddressLayout.transactions`).
+
+    Part ``p`` reads ``rows[row_off[p]:row_off[p + 1]]`` of the region at ``bases[p]`` whose rows
+    are ``row_bits[p]`` bits wide (0: nothing to read). Writes the sorted unique transaction
+    addresses of every part, one after the other, into ``out`` (part ``p`` at
+    ``out[out_off[p]:out_off[p + 1]]``) and returns their number, or ``-1 - p`` if part ``p``'s
+    rows are not strictly ascending (the caller then takes the reference path).
+    """
+    tx_bits = 8 * tx
+    n = 0
+    for p in range(bases.shape[0]):
+        out_off[p] = n
+        rb = row_bits[p]
+        if rb <= 0:
+            continue
+        last = -1
+        prev = -1
+        for j in range(row_off[p], row_off[p + 1]):
+            r = rows[j]
+            if r <= prev:
+                return -1 - p
+            prev = r
+            f = r * rb // tx_bits
+            lb = ((r + 1) * rb - 1) // tx_bits
+            if f <= last:
+                f = last + 1
+            for blk in range(f, lb + 1):
+                out[n] = bases[p] + blk * tx
+                n += 1
+            if lb > last:
+                last = lb
+    out_off[bases.shape[0]] = n
+    return n

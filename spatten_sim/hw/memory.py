@@ -271,10 +271,13 @@ MEMORY_PRESETS = ("hbm2", "hbm2-spatten-rtl", "hbm2-legacy", "ideal")
 DEFAULT_MEMORY_PRESET = "hbm2"
 
 
-def make_memory(section: dict[str, Any] | None, clock_ghz: float = 1.0) -> MemoryModel:
+def make_memory(
+    section: dict[str, Any] | None, clock_ghz: float = 1.0, kernel: str = "fast"
+) -> MemoryModel:
     """Build the memory model named by ``section['preset']`` (default ``hbm2``) with the other
     keys as overrides of the preset's fields (docs/dram.md lists them).
 
+    ``kernel`` picks the HBM2 controller kernel (``fast`` or ``reference``; identical results).
     Raises :class:`ConfigError` naming ``memory.<key>`` for unknown keys or bad values.
     """
     section = dict(section or {})
@@ -305,4 +308,6 @@ def make_memory(section: dict[str, Any] | None, clock_ghz: float = 1.0) -> Memor
         )
     if not (isinstance(clock_ghz, (int, float)) and clock_ghz > 0):
         raise ConfigError(f"clock_ghz: must be > 0 (got {clock_ghz!r})")
-    return DramMemory(config_with_overrides(DRAM_PRESETS[preset], section), clock_ghz)
+    return DramMemory(
+        config_with_overrides(DRAM_PRESETS[preset], section), clock_ghz, kernel=kernel
+    )

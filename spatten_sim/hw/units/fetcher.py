@@ -23,9 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from spatten_sim.config import HwConfig
-from spatten_sim.hw.layout import AddressLayout
+from spatten_sim.hw.layout import AddressLayout, batch_transactions
 from spatten_sim.hw.memory import MemoryModel
 from spatten_sim.hw.units.base import ceil_div
 
@@ -59,6 +60,7 @@ class Fetcher:
         self.conv_latency = cfg.bitwidth_converter.latency_cycles
         self.line_bytes = cfg.qxk.multipliers * cfg.buffers.word_bits / 8
         self.row_bytes_on_chip = head_dim * cfg.buffers.word_bits / 8
+        self.fast = cfg.timing.mode == "fast"  #: Numba address/ready path (else numpy)
         self.free_at = 0  #: the address generator is free from this cycle on
         self.transactions = 0
         self.busy_cycles = 0
@@ -70,17 +72,82 @@ class Fetcher:
     def submit(self, now: int, parts: list[Part], actions=None) -> FetchResult:
         """Submit a batch at cycle ``now``; returns its rows' ready cycles (final: the memory
         model's results do not depend on later batches)."""
+        if self.fast:
+            res = self._submit_fast(now, parts, actions)
+            if res is not None:
+                return res
+        return self._submit_reference(now, parts, actions)
+
+    def _start(self, now: int, n: int) -> tuple[int, int, np.ndarray]:
+        """The address generator takes an ``n``-request batch: its start, issue cycles and the
+        cycle each request reaches the memory."""
+        start = max(now, self.free_at)
+        issue = ceil_div(n, self.per_cycle)
+        self.free_at = start + issue
+        return start, issue, start + np.arange(n, dtype=np.int64) // self.per_cycle
+
+    def _account(self, n: int, issue: int, actions) -> None:
+        nbytes = n * self.tx
+        self.transactions += n
+        self.busy_cycles += issue
+        self.converter_busy_cycles += ceil_div(nbytes, self.cfg.bitwidth_converter.bytes_per_cycle)
+        if actions is not None:
+            f = actions["fetcher"]
+            f["requests"] += n
+            f["address_fifo_accesses"] += 2 * n
+            f["data_fifo_accesses"] += 2 * nbytes / self.cfg.fetcher.data_fifo_width_bytes
+            actions["bitwidth_converter"]["bytes"] += nbytes
+
+    def _submit_fast(self, now: int, parts: list[Part], actions) -> FetchResult | None:
+        """Addresses and row-ready cycles in Numba (None: rows out of order, take the
+        reference path, which sorts them)."""
+        n_parts = len(parts)
+        lay = self.layout
+        bases = np.empty(n_parts, np.int64)
+        row_bits = np.empty(n_parts, np.int64)
+        row_off = np.zeros(n_parts + 1, np.int64)
+        bound = 0
+        tx_bits = 8 * self.tx
+        for p, (stream, layer, h, rows, bits) in enumerate(parts):
+            bases[p] = lay.base(stream, layer, h)
+            rb = lay.head_dim * bits if bits > 0 else 0
+            row_bits[p] = rb
+            row_off[p + 1] = row_off[p] + rows.size
+            bound += rows.size * (rb // tx_bits + 2)
+        rows_all = (
+            np.concatenate([p[3] for p in parts]).astype(np.int64, copy=False)
+            if n_parts > 1
+            else parts[0][3].astype(np.int64, copy=False)
+        )
+        addrs = np.empty(bound, np.int64)
+        tx_off = np.empty(n_parts + 1, np.int64)
+        n = batch_transactions(bases, row_bits, rows_all, row_off, self.tx, addrs, tx_off)
+        if n < 0:
+            return None
+        if n == 0:
+            ready = tuple(np.full(p[3].size, now, np.int64) for p in parts)
+            return FetchResult(now, 0, 0, ready)
+        start, issue, arrivals = self._start(now, n)
+        done = np.asarray(self.mem.access(addrs[:n], arrivals), dtype=np.int64)
+        out = np.empty(rows_all.size, np.int64)
+        rows_ready(bases, row_bits, rows_all, row_off, self.tx, addrs, tx_off, done,
+                   self.conv_latency, self.free_at, out)  # fmt: skip
+        for p, part in enumerate(parts):
+            self.bytes_by_stream[part[0]] += int(tx_off[p + 1] - tx_off[p]) * self.tx
+        self._account(n, issue, actions)
+        ready = tuple(out[row_off[p] : row_off[p + 1]] for p in range(n_parts))
+        return FetchResult(start, issue, n, ready)
+
+    def _submit_reference(self, now: int, parts: list[Part], actions) -> FetchResult:
+        """The plain numpy path (``timing.mode: reference``)."""
         lay = self.layout
         addrs = [lay.transactions(s, layer, h, rows, b) for s, layer, h, rows, b in parts]
         n = int(sum(a.size for a in addrs))
         if n == 0:
             ready = tuple(np.full(p[3].size, now, np.int64) for p in parts)
             return FetchResult(now, 0, 0, ready)
-        start = max(now, self.free_at)
-        issue = ceil_div(n, self.per_cycle)
-        self.free_at = start + issue
+        start, issue, arrivals = self._start(now, n)
         allad = np.concatenate(addrs)
-        arrivals = start + np.arange(n, dtype=np.int64) // self.per_cycle
         done = np.asarray(self.mem.access(allad, arrivals), dtype=np.int64)
         ready = []
         off = 0
@@ -89,17 +156,7 @@ class Fetcher:
             off += a.size
             self.bytes_by_stream[stream] += a.size * self.tx
             ready.append(self._rows_ready(stream, layer, h, rows, bits, a, comp))
-        nbytes = n * self.tx
-        self.transactions += n
-        self.busy_cycles += issue
-        conv = ceil_div(nbytes, self.cfg.bitwidth_converter.bytes_per_cycle)
-        self.converter_busy_cycles += conv
-        if actions is not None:
-            f = actions["fetcher"]
-            f["requests"] += n
-            f["address_fifo_accesses"] += 2 * n
-            f["data_fifo_accesses"] += 2 * nbytes / self.cfg.fetcher.data_fifo_width_bytes
-            actions["bitwidth_converter"]["bytes"] += nbytes
+        self._account(n, issue, actions)
         return FetchResult(start, issue, n, tuple(ready))
 
     def _rows_ready(self, stream, layer, head, rows, bits, addrs, comp) -> np.ndarray:
@@ -118,3 +175,32 @@ class Fetcher:
         """Key/value SRAM lines written for ``rows`` rows (nothing counted for none)."""
         if rows > 0:
             actions[which]["line_writes"] += rows * self.row_bytes_on_chip / self.line_bytes
+
+
+@njit(cache=True)
+def rows_ready(bases, row_bits, rows, row_off, tx, addrs, tx_off, done, conv, free_at, out):
+    """Ready cycle of every row of a batch (the fast form of ``Fetcher._rows_ready``): the
+    latest completion among the transactions covering it plus the converter latency; a part with
+    nothing to read is ready at ``free_at``. Rows are strictly ascending within a part."""
+    tx_bits = 8 * tx
+    for p in range(bases.shape[0]):
+        lo, hi = tx_off[p], tx_off[p + 1]
+        rb = row_bits[p]
+        k = lo
+        for j in range(row_off[p], row_off[p + 1]):
+            if hi == lo:
+                out[j] = free_at
+                continue
+            r = rows[j]
+            first = bases[p] + (r * rb // tx_bits) * tx
+            last = bases[p] + (((r + 1) * rb - 1) // tx_bits) * tx
+            while addrs[k] < first:
+                k += 1
+            m = done[k]
+            kk = k
+            while kk + 1 < hi and addrs[kk + 1] <= last:
+                kk += 1
+                if done[kk] > m:
+                    m = done[kk]
+            out[j] = m + conv
+    return 0
