@@ -170,6 +170,7 @@ def build_report(
     clock_ghz: float,
     peak_bandwidth_gbps: float,
     wall: dict[str, float],
+    perf: dict[str, Any] | None = None,
     timeline: tuple[tuple[str, str, int, int], ...] | None = None,
 ) -> Report:
     """Assemble the report document from the phases' results."""
@@ -282,6 +283,7 @@ def build_report(
             "functional_wall_seconds": wall.get("functional", 0.0),
             "timing_wall_seconds": timing_wall,
             "simulated_cycles_per_second": cycles / timing_wall if timing_wall else 0.0,
+            **(perf or {}),
         },
     }
     layers = tuple(asdict(r) for r in timing.layers)

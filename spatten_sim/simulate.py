@@ -81,18 +81,32 @@ def simulate(
     cfg = config if isinstance(config, HwConfig) else load_config(config, sets)
     table = load_energy_table(cfg.energy.table)
     wall: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    c0 = time.process_time()
     t0 = time.perf_counter()
     kind = input_kind or "workload"
     if workload is None:
         workload, kind = load_workload(cfg, input_path, progress)
     wall["functional"] = time.perf_counter() - t0
+    cpu["functional"] = time.process_time() - c0
     mem = make_memory_for(cfg)
     if progress:
         n_jobs = sum(h.n_queries for h in workload.head_jobs())
         progress(f"timing phase: {n_jobs:,} query jobs")
+    c1 = time.process_time()
     t1 = time.perf_counter()
     timing = run_timing(cfg, workload, mem, record_timeline, progress)
     wall["timing"] = time.perf_counter() - t1
+    cpu["timing"] = time.process_time() - c1
+    inner = getattr(mem, "inner", mem)
+    perf = {
+        "functional_cpu_seconds": cpu["functional"],
+        "timing_cpu_seconds": cpu["timing"],
+        "dram_kernel_cpu_seconds": float(getattr(inner, "kernel_cpu_seconds", 0.0)),
+        "dram_batches": int(getattr(inner, "batches", 0)),
+        "events": int(timing.events),
+        "timing_mode": cfg.timing.mode,
+    }
     seconds = timing.cycles / (cfg.clock_ghz * 1e9)
     energy = compute_energy(timing.actions, timing.params, seconds, table)
     return build_report(
@@ -108,5 +122,6 @@ def simulate(
         clock_ghz=cfg.clock_ghz,
         peak_bandwidth_gbps=mem.peak_bandwidth_gbps,
         wall=wall,
+        perf=perf,
         timeline=timing.timeline,
     )

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "sweep",
     "plot": "plot",
     "report": "report",
+    "bench": "bench",
 }
 
 

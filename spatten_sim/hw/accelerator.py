@@ -124,6 +124,7 @@ class Accelerator:
         self.wl = workload
         self.mem = memory
         self.env = simpy.Environment()
+        self.events = 0  #: events scheduled (for the bench)
         self._progress = progress
         self._t_start = self._t_last = time.perf_counter()
         self.timeline: list[tuple[str, str, int, int]] | None = [] if record_timeline else None
@@ -190,6 +191,7 @@ class Accelerator:
         """An event at ``cycle`` in ``phase`` of that cycle (running ``fn`` when it fires)."""
         env = self.env
         assert cycle >= env.now, (cycle, env.now)
+        self.events += 1
         ev = simpy.Event(env)
         ev._ok = True
         ev._value = None
@@ -655,6 +657,7 @@ class Accelerator:
             heads_split=self.heads_split,
             memory_stats=mstats,
             timeline=tuple(self.timeline) if self.timeline is not None else None,
+            events=self.events,
         )
 
 

@@ -39,6 +39,8 @@ class TimingResult:
     memory_stats: dict[str, Any]
     #: (unit, "busy" | "stall", start_cycle, end_cycle) intervals, when recorded
     timeline: tuple[tuple[str, str, int, int], ...] | None = None
+    #: discrete events the model scheduled (a cost figure of the simulator, not of the machine)
+    events: int = 0
 
     def comparable(self) -> dict[str, Any]:
         """Everything two timing models must agree on exactly (docs/timing-model.md)."""

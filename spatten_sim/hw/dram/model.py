@@ -16,6 +16,7 @@ works, at their due cycles.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,8 @@ class DramMemory:
         self._simulate = KERNELS[kernel]
         #: a :class:`~.stream.StreamRecorder` that sees every batch, or None
         self.recorder: Any = None
+        self.kernel_cpu_seconds = 0.0  #: CPU time spent in the controller kernel (for the bench)
+        self.batches = 0
         self.cfg = cfg
         self.name = cfg.name
         self.mapper = AddressMapper(cfg)
@@ -224,6 +227,7 @@ class DramMemory:
         accept = np.empty(n, dtype=np.int64)
         issue = np.empty(n, dtype=np.int64)
         done = np.empty(n, dtype=np.int64)
+        c0 = time.process_time()
         last = self._simulate(
             ch,
             bank,
@@ -252,6 +256,8 @@ class DramMemory:
             self._log,
             self._log_n,
         )
+        self.kernel_cpu_seconds += time.process_time() - c0
+        self.batches += 1
         self._last_cycle = max(self._last_cycle, int(last))
         return BatchTimes(arrival=arrival, push=push, accept=accept, issue=issue, done=done)
 
