@@ -67,6 +67,7 @@ __all__ = [
     "engine_latency_stats",
     "official_latency_stats",
     "official_topk_latency",
+    "official_topk_latency_reference",
     "topk",
     "topk_detail",
     "topk_rows",
@@ -434,6 +435,59 @@ def official_topk_latency(
     model does for ``k >= n``). The randomness comes from ``rng`` (a ``Generator`` or a seed), never
     from global state.
     """
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(int(rng))
+    c, r = _official_latency_kernel(gen, int(n), int(k), int(comparators), int(overhead_cycles))
+    return int(c), int(r)
+
+
+@njit(cache=True)
+def _official_latency_kernel(gen, n, k, p, overhead):
+    """:func:`official_topk_latency` in Numba: the same draws from the same ``Generator`` (Numba's
+    ``Generator.integers`` reproduces NumPy's stream), partitions in place instead of copies."""
+    seq = gen.integers(-(2**31), 2**31, size=n, dtype=np.int64)
+    size = n
+    target = k
+    cycles = 0
+    rounds = 0
+    while size > 0:
+        cycles += (size + p - 1) // p + overhead
+        rounds += 1
+        pivot = seq[gen.integers(0, size)]
+        n_left = 0
+        cnt = 0
+        for i in range(size):
+            if seq[i] < pivot:
+                n_left += 1
+            elif seq[i] == pivot:
+                cnt += 1
+        if n_left <= target:
+            if n_left + cnt > target:
+                break
+            target -= n_left + cnt
+            j = 0
+            for i in range(size):
+                if seq[i] > pivot:
+                    seq[j] = seq[i]
+                    j += 1
+            size = j
+        else:
+            j = 0
+            for i in range(size):
+                if seq[i] < pivot:
+                    seq[j] = seq[i]
+                    j += 1
+            size = j
+    return cycles, rounds
+
+
+def official_topk_latency_reference(
+    n: int,
+    k: int,
+    comparators: int = DEFAULT_COMPARATORS,
+    overhead_cycles: int = DEFAULT_ROUND_OVERHEAD_CYCLES,
+    rng: np.random.Generator | int = 0,
+) -> tuple[int, int]:
+    """The plain numpy form of :func:`official_topk_latency` (same draws, same result)."""
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(int(rng))
     p = int(comparators)
     seq = gen.integers(-(2**31), 2**31, size=int(n), dtype=np.int64)
