@@ -63,13 +63,20 @@ def _softmax_rows_inplace_parallel(s, lengths):
         _softmax_row_inplace(s, lengths, r)
 
 
-def dense_probabilities(trace: Trace, layer: int, qids: np.ndarray, n_ctx: int) -> np.ndarray:
+def dense_probabilities(
+    trace: Trace, layer: int, qids: np.ndarray, n_ctx: int, k_heads: np.ndarray | None = None
+) -> np.ndarray:
     """The reference: dense float32 probabilities ``[H, len(qids), n_ctx]`` of the queries
-    ``qids`` against the first ``n_ctx`` tokens (causal mask when the trace is causal)."""
+    ``qids`` against the first ``n_ctx`` tokens (causal mask when the trace is causal).
+
+    ``k_heads`` may hand in the layer's float32 keys already repeated per query head
+    (``[H, tokens, d]``, see :func:`heads_float32`), so that generation iterations do not
+    convert them again; the result is the same."""
     m = trace.meta
     q = trace.q[layer][:, qids].astype(np.float32)
-    k = trace.k[layer][:, :n_ctx].astype(np.float32)
-    k = np.repeat(k, trace.group_size, axis=0)
+    if k_heads is None:
+        k_heads = heads_float32(trace.k[layer], trace.group_size)
+    k = k_heads[:, :n_ctx]
     s = np.matmul(q, k.transpose(0, 2, 1))
     s *= np.float32(m.softmax_scale)
     b = trace.layer_bias(layer)
@@ -88,6 +95,11 @@ def dense_probabilities(trace: Trace, layer: int, qids: np.ndarray, n_ctx: int) 
     )
     kernel(flat, np.tile(lengths, h))
     return flat.reshape(h, nq, n_ctx)
+
+
+def heads_float32(kv: np.ndarray, group: int) -> np.ndarray:
+    """A layer's K or V (``[kv_heads, tokens, d]``) as float32, one copy per query head."""
+    return np.repeat(kv.astype(np.float32), group, axis=0)
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:

@@ -68,6 +68,7 @@ from spatten_sim.algo.blas import single_threaded_blas
 from spatten_sim.algo.fidelity import (
     FidelityAccumulator,
     dense_probabilities,
+    heads_float32,
     spearman,
     topk_overlap,
 )
@@ -214,6 +215,29 @@ def _msb(code: np.ndarray, lsb: int) -> np.ndarray:
     return code if lsb == 0 else np.left_shift(np.right_shift(code, lsb), lsb)
 
 
+#: integer dot products whose every partial sum stays below this are exact in float32
+_F32_EXACT = 1 << 24
+
+
+def exact_int_matmul(a: np.ndarray, b: np.ndarray, shift: int = 0) -> np.ndarray:
+    """``(a @ b.T) * 2**shift`` as float64 for integer codes ``a`` ``[..., n, d]`` and ``b``
+    ``[m, d]``, bit-identical to the float64 product.
+
+    When ``max|a| * max|b| * d < 2**24`` every product and partial sum is an integer that float32
+    represents exactly, whatever order BLAS adds them in, so the product runs in float32 (twice
+    the speed) and is converted; otherwise in float64 (exact below 2**53). ``shift`` scales by a
+    power of two (exact): MSB codes are passed shifted down so that their bound is small.
+    """
+    d = a.shape[-1]
+    amax = int(np.abs(a).max()) if a.size else 0
+    bmax = int(np.abs(b).max()) if b.size else 0
+    dt = np.float32 if amax * bmax * d < _F32_EXACT else np.float64
+    out = np.matmul(a.astype(dt), b.astype(dt).T).astype(np.float64, copy=False)
+    if shift:
+        out *= float(2**shift)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class _GroupResult:
     probs: np.ndarray  #: [b, nq, nk] final fixed-point probabilities
@@ -246,22 +270,21 @@ def _attend_group(
     lengths = np.broadcast_to(kpq[None, :], (b, nq)).reshape(-1)
     fac_rows = np.repeat(factor, nq)
     bias_rows = bias.reshape(b * nq, nk) if bias is not None else None
-    qf = q_code.astype(np.float64)
-    kf = k_code.astype(np.float64)
     if progressive:
-        qm = _msb(q_code, pol.q.lsb_bits).astype(np.float64) if pol.q.lsb_bits else qf
-        km = _msb(k_code, pol.k.lsb_bits).astype(np.float64) if pol.k.lsb_bits else kf
-        s = np.matmul(qm, km.T).reshape(b * nq, nk)
+        lq, lk = pol.q.lsb_bits, pol.k.lsb_bits
+        qm = np.right_shift(q_code, lq) if lq else q_code
+        km = np.right_shift(k_code, lk) if lk else k_code
+        s = exact_int_matmul(qm, km, lq + lk).reshape(b * nq, nk)
         probs, rowmax = softmax_fixed(s, fac_rows, bias_rows, lengths, wb)
         req_rows = rowmax < pol.threshold
         if req_rows.any():
             ri = np.flatnonzero(req_rows)
-            s2 = qf.reshape(b * nq, -1)[ri] @ kf.T  # [n_req, nk]
+            s2 = exact_int_matmul(q_code.reshape(b * nq, -1)[ri], k_code)  # [n_req, nk]
             b2 = bias_rows[ri] if bias_rows is not None else None
             probs[ri] = softmax_fixed(s2, fac_rows[ri], b2, lengths[ri], wb)[0]
         requant = req_rows.reshape(b, nq)
     else:
-        s = np.matmul(qf, kf.T).reshape(b * nq, nk)
+        s = exact_int_matmul(q_code, k_code).reshape(b * nq, nk)
         probs = softmax_fixed(s, fac_rows, bias_rows, lengths, wb)[0]
         requant = np.zeros((b, nq), dtype=bool)
     probs = probs.reshape(b, nq, nk)
@@ -334,6 +357,8 @@ class _Builder:
         self.state.alive_tok[:, : m.prompt_tokens] = True
         self.layers: list[dict] = []
         self.fid = FidelityAccumulator()
+        #: per layer, float32 K and V repeated per query head (the dense reference's inputs)
+        self._kv32: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.data: list[_LayerData] = []
         self.outputs: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] | None = (
             {} if keep_outputs else None
@@ -587,10 +612,15 @@ class _Builder:
         # dense reference: every head; in summarization every token of the prompt is a query
         # (for the dense cumulative importance), the surviving ones are compared
         all_q = query_ids if stage == "generation" else np.arange(n_ctx, dtype=np.int32)
-        dense_all = dense_probabilities(trace, layer, all_q, n_ctx)  # [H, n_all, n_ctx]
+        kv = self._kv32.get(layer)
+        if kv is None:  # float32 K and V per query head, converted once per layer
+            kv = self._kv32[layer] = (
+                heads_float32(trace.k[layer], self.group),
+                heads_float32(trace.v[layer], self.group),
+            )
+        dense_all = dense_probabilities(trace, layer, all_q, n_ctx, kv[0])  # [H, n_all, n_ctx]
         ref_p = dense_all if stage == "generation" else dense_all[:, query_ids]
-        v = np.repeat(trace.v[layer][:, :n_ctx].astype(np.float32), self.group, axis=0)
-        ref_out = np.matmul(ref_p, v)
+        ref_out = np.matmul(ref_p, kv[1][:, :n_ctx])
         self.fid.add_output(stage, layer, out_hw, ref_out)
         before = st.d_tok.copy()
         st.d_tok[:n_ctx] += dense_all.sum(axis=(0, 1), dtype=np.float64)

@@ -192,6 +192,13 @@ def _q_remove(q, c, n, pos):
 
 
 @njit(cache=True)
+def _q2_remove(q, c, w, n, pos):
+    """Remove entry ``pos`` of the age-ordered queue ``q[c, w, :n]`` (the caller decrements n)."""
+    for j in range(pos, n - 1):
+        q[c, w, j] = q[c, w, j + 1]
+
+
+@njit(cache=True)
 def _q_insert(q, c, n, i):
     """Insert request ``i`` into the age-ordered queue ``q[c, :n]`` (the caller increments n)."""
     j = n
@@ -202,12 +209,44 @@ def _q_insert(q, c, n, i):
 
 
 @njit(cache=True)
-def _close_bank(c, b, nh, need, nhit):
+def _move(src, n_src, dst, n_dst, c, w, b, row, req_bank, req_row, tmp):
+    """Move the entries of bank ``b`` (and row ``row``, unless -1) from the age-ordered queue
+    ``src[c, w]`` to the age-ordered queue ``dst[c, w]`` (a merge: both stay in age order)."""
+    ns = n_src[c, w]
+    m = 0
+    keep = 0
+    for k in range(ns):
+        i = src[c, w, k]
+        if req_bank[i] == b and (row < 0 or req_row[i] == row):
+            tmp[m] = i
+            m += 1
+        else:
+            src[c, w, keep] = i
+            keep += 1
+    if m == 0:
+        return
+    n_src[c, w] = keep
+    nd = n_dst[c, w]
+    i1 = nd - 1
+    i2 = m - 1
+    o = nd + m - 1
+    while i2 >= 0:
+        if i1 >= 0 and dst[c, w, i1] > tmp[i2]:
+            dst[c, w, o] = dst[c, w, i1]
+            i1 -= 1
+        else:
+            dst[c, w, o] = tmp[i2]
+            i2 -= 1
+        o -= 1
+    n_dst[c, w] = nd + m
+
+
+@njit(cache=True)
+def _close_bank(c, b, q_hit, n_hit, q_need, n_need, req_bank, req_row, tmp):
     """Bank ``b`` closes: its queued row hits become requests that need a row command."""
     for w in range(2):
-        need[c, w] += nh[c, b, w]
-        nhit[c, w] -= nh[c, b, w]
-        nh[c, b, w] = 0
+        if n_hit[c, w] > 0:
+            _move(q_hit, n_hit, q_need, n_need, c, w, b, -1, req_bank, req_row, tmp)
 
 
 @njit(cache=True)
@@ -311,18 +350,21 @@ def simulate(
     t_wra_ref = tm[T.WRA_REF]
 
     # per-call queues (buffers are empty between batches): request indices in age order
-    q_rd = np.empty((C, max(QR, 1)), dtype=np.int64)  # read buffer (not activated)
-    q_wr = np.empty((C, max(QW, 1)), dtype=np.int64)  # write buffer (not activated)
+    # the read (w = 0) and write (w = 1) buffers, each split in two age-ordered queues: the
+    # requests that hit their bank's open row, and those that need an ACT or PRE
+    qmax = max(QR, QW, 1)
+    q_hit = np.empty((C, 2, qmax), dtype=np.int64)
+    q_need = np.empty((C, 2, qmax), dtype=np.int64)
+    n_hit = np.zeros((C, 2), dtype=np.int64)
+    n_need = np.zeros((C, 2), dtype=np.int64)
+    tmp = np.empty(qmax, dtype=np.int64)
+    seen = np.zeros(nb, dtype=np.int64)  # bank examined in scan number ``seen[b]``
+    scan_id = 0
     q_act = np.empty((C, nb), dtype=np.int64)  # active buffer (ACT issued, one per bank)
     n_rd = np.zeros(C, dtype=np.int64)
     n_wr = np.zeros(C, dtype=np.int64)
     n_act = np.zeros(C, dtype=np.int64)
     first_cmd = np.zeros(n_req, dtype=np.uint8)  # the request's first command has issued
-    # queued (not activated) requests per channel and type that need an ACT or PRE, and per
-    # bank and type the queued ones that hit its open row
-    need = np.zeros((C, 2), dtype=np.int64)
-    nh = np.zeros((C, nb, 2), dtype=np.int64)
-    nhit = np.zeros((C, 2), dtype=np.int64)  # sum of nh over the banks
     pushed = np.empty(C, dtype=np.int64)  # pointer into ch_order: sent to the channel
     accepted = np.empty(C, dtype=np.int64)  # pointer into ch_order: in the controller
     remaining = np.zeros(C, dtype=np.int64)
@@ -452,21 +494,19 @@ def simulate(
                 if w == 1:
                     if n_wr[c] >= QW:
                         break
-                    q_wr[c, n_wr[c]] = i
                     n_wr[c] += 1
                     if in_order == 1:
                         wait_wr[c] -= 1
                 else:
                     if n_rd[c] >= QR:
                         break
-                    q_rd[c, n_rd[c]] = i
                     n_rd[c] += 1
-                b = req_bank[i]
-                if bank_st[c, b, B_OPEN] == req_row[i]:
-                    nh[c, b, w] += 1
-                    nhit[c, w] += 1
+                if bank_st[c, req_bank[i], B_OPEN] == req_row[i]:
+                    q_hit[c, w, n_hit[c, w]] = i
+                    n_hit[c, w] += 1
                 else:
-                    need[c, w] += 1
+                    q_need[c, w, n_need[c, w]] = i
+                    n_need[c, w] += 1
                 out_accept[i] = t
                 accepted[c] += 1
             # refresh due: queue REFab for every pseudo-channel
@@ -482,8 +522,6 @@ def simulate(
                 if n_wr[c] == 0 or (n_rd[c] > 0 and n_wr[c] < wr_lo):
                     wmode = 0
             ch_st[c, C_WMODE] = wmode
-            q = q_wr if wmode == 1 else q_rd
-            nq = n_wr[c] if wmode == 1 else n_rd[c]
             issued = False
             min_e = NEVER
             # ================= column slot: the oldest legal active-buffer request, else the
@@ -510,14 +548,16 @@ def simulate(
                     break
                 if e < min_e:
                     min_e = e
-            left = nhit[c, wmode]
-            if best < 0 and ref_pc < 0 and left > 0:
-                for k in range(nq):
-                    i = q[c, k]
+            if best < 0 and ref_pc < 0 and n_hit[c, wmode] > 0:
+                # within a bank a younger hit is never legal before an older one (same bank
+                # timers, later acceptance): one look per bank
+                scan_id += 1
+                for k in range(n_hit[c, wmode]):
+                    i = q_hit[c, wmode, k]
                     b = req_bank[i]
-                    if bank_st[c, b, B_OPEN] != req_row[i]:
+                    if seen[b] == scan_id:
                         continue
-                    left -= 1
+                    seen[b] = scan_id
                     gi = grp_of[b]
                     ri = rank_of[b]
                     pi = pc_of[b]
@@ -533,10 +573,8 @@ def simulate(
                         break
                     if e < min_e:
                         min_e = e
-                    if left == 0:
-                        break  # every row hit seen
             if best >= 0:
-                i = q_act[c, best] if from_active else q[c, best]
+                i = q_act[c, best] if from_active else q_hit[c, wmode, best]
                 b = req_bank[i]
                 r_i = req_row[i]
                 gi = grp_of[b]
@@ -553,15 +591,12 @@ def simulate(
                         if i2 != i and req_bank[i2] == b and req_row[i2] == r_i:
                             auto_pre = False
                             break
-                    if auto_pre:
-                        for k in range(n_rd[c]):
-                            i2 = q_rd[c, k]
-                            if i2 != i and req_bank[i2] == b and req_row[i2] == r_i:
-                                auto_pre = False
-                                break
-                    if auto_pre:
-                        for k in range(n_wr[c]):
-                            i2 = q_wr[c, k]
+                    # (a queued request to this bank and row is a row hit)
+                    for w2 in range(2):
+                        if not auto_pre:
+                            break
+                        for k in range(n_hit[c, w2]):
+                            i2 = q_hit[c, w2, k]
                             if i2 != i and req_bank[i2] == b and req_row[i2] == r_i:
                                 auto_pre = False
                                 break
@@ -600,17 +635,15 @@ def simulate(
                     bank_st[c, b, B_ACTIVE] = 0
                     pc_st[c, pi, PC_ACTIVE] -= 1
                 else:
-                    _q_remove(q, c, nq, best)
-                    nq -= 1
+                    _q2_remove(q_hit, c, w, n_hit[c, w], best)
+                    n_hit[c, w] -= 1
                     if w == 1:
-                        n_wr[c] = nq
+                        n_wr[c] -= 1
                     else:
-                        n_rd[c] = nq
-                    nh[c, b, w] -= 1
-                    nhit[c, w] -= 1
+                        n_rd[c] -= 1
                 if auto_pre:
                     bank_st[c, b, B_OPEN] = -1
-                    _close_bank(c, b, nh, need, nhit)
+                    _close_bank(c, b, q_hit, n_hit, q_need, n_need, req_bank, req_row, tmp)
                     pc_st[c, pi, PC_OPEN] -= 1
                     counters[c, K_PRES] += 1
                 if do_log == 1:
@@ -647,7 +680,9 @@ def simulate(
                             for b in range(p * RGK, (p + 1) * RGK):
                                 if bank_st[c, b, B_OPEN] >= 0:
                                     bank_st[c, b, B_OPEN] = -1
-                                    _close_bank(c, b, nh, need, nhit)
+                                    _close_bank(
+                                        c, b, q_hit, n_hit, q_need, n_need, req_bank, req_row, tmp
+                                    )
                                     bank_st[c, b, B_ACT] = max(bank_st[c, b, B_ACT], t + t_pre_act)
                             pc_st[c, p, PC_OPEN] = 0
                             pc_st[c, p, PC_REF] = max(pc_st[c, p, PC_REF], t + t_pre_ref)
@@ -674,18 +709,19 @@ def simulate(
                             ch_st[c, C_REF_PC] = p + 1
                     elif e < min_e:
                         min_e = e
-            elif need[c, wmode] > 0:
+            elif n_need[c, wmode] > 0:
                 # the oldest queued request of the current mode whose ACT or PRE is legal
+                # one look per bank, as for the column command (the bank's oldest decides)
                 best = -1
                 best_is_act = False
-                left = need[c, wmode]
-                for k in range(nq):
-                    i = q[c, k]
+                scan_id += 1
+                for k in range(n_need[c, wmode]):
+                    i = q_need[c, wmode, k]
                     b = req_bank[i]
-                    open_row = bank_st[c, b, B_OPEN]
-                    if open_row == req_row[i]:
+                    if seen[b] == scan_id:
                         continue
-                    left -= 1
+                    seen[b] = scan_id
+                    open_row = bank_st[c, b, B_OPEN]
                     if open_row < 0:
                         ri = rank_of[b]
                         e = max(bank_st[c, b, B_ACT], grp_st[c, grp_of[b], G_ACT])
@@ -694,8 +730,6 @@ def simulate(
                         is_act = True
                     else:
                         if bank_st[c, b, B_ACTIVE] == 1:
-                            if left == 0:
-                                break
                             continue
                         e = bank_st[c, b, B_PRE]
                         is_act = False
@@ -706,10 +740,8 @@ def simulate(
                         break
                     if e < min_e:
                         min_e = e
-                    if left == 0:
-                        break  # every request that needs a row command seen
                 if best >= 0:
-                    i = q[c, best]
+                    i = q_need[c, wmode, best]
                     b = req_bank[i]
                     pi = pc_of[b]
                     w = req_write[i]
@@ -738,33 +770,24 @@ def simulate(
                             first_cmd[i] = 1
                             counters[c, K_MISSES] += 1
                         # into the active buffer
-                        _q_remove(q, c, nq, best)
-                        nq -= 1
+                        _q2_remove(q_need, c, w, n_need[c, w], best)
+                        n_need[c, w] -= 1
                         if w == 1:
-                            n_wr[c] = nq
+                            n_wr[c] -= 1
                         else:
-                            n_rd[c] = nq
-                        need[c, w] -= 1
+                            n_rd[c] -= 1
                         _q_insert(q_act, c, n_act[c], i)
                         n_act[c] += 1
                         # the queued requests to the row just opened are now row hits
-                        for k in range(n_rd[c]):
-                            i2 = q_rd[c, k]
-                            if req_bank[i2] == b and req_row[i2] == r_i:
-                                nh[c, b, 0] += 1
-                                nhit[c, 0] += 1
-                                need[c, 0] -= 1
-                        for k in range(n_wr[c]):
-                            i2 = q_wr[c, k]
-                            if req_bank[i2] == b and req_row[i2] == r_i:
-                                nh[c, b, 1] += 1
-                                nhit[c, 1] += 1
-                                need[c, 1] -= 1
+                        for w2 in range(2):
+                            if n_need[c, w2] > 0:
+                                _move(q_need, n_need, q_hit, n_hit, c, w2, b, r_i, req_bank,
+                                      req_row, tmp)  # fmt: skip
                         if do_log == 1:
                             _log(log, log_n, t, c, CMD_ACT, b, r_i)
                     else:
                         bank_st[c, b, B_OPEN] = -1
-                        _close_bank(c, b, nh, need, nhit)
+                        _close_bank(c, b, q_hit, n_hit, q_need, n_need, req_bank, req_row, tmp)
                         bank_st[c, b, B_ACT] = max(bank_st[c, b, B_ACT], t + t_pre_act)
                         pc_st[c, pi, PC_REF] = max(pc_st[c, pi, PC_REF], t + t_pre_ref)
                         pc_st[c, pi, PC_OPEN] -= 1
