@@ -364,29 +364,35 @@ class Accelerator:
             _, j = self._pending.pop(0)
             self._arbitrate(self.jobs[j], t, redo=True)
             self._arb_last = t
-            self._wake_arbiter(t + 1)
+            self._wake_next(t + 1)
             return
         nxt = self._next_new
-        cands: list[int] = []
-        if self._pending:
-            cands.append(self._pending[0][0])
         if nxt < len(self.jobs) and self._eligible[nxt] >= 0:
             job = self.jobs[nxt]
             need = self._new_need(job)
-            t_ok = self._feasible_from(t, need)
-            if t_ok <= t:
+            if self._feasible_from(t, need) <= t:
                 self._next_new += 1
                 job.kbytes = need
                 self._kused += need
                 self._arbitrate(job, t, redo=False)
                 self._arb_last = t
-                self._wake_arbiter(t + 1)
-                return
-            cands.append(t_ok)
+        self._wake_next(t + 1)
+
+    def _wake_next(self, t: int) -> None:
+        """Wake the arbiter at the first cycle >= ``t`` at which, by what is known now, it can
+        admit a request (a redo's report, or the window and key buffer admitting the next new
+        job). Anything that changes this later (jobs becoming eligible) pokes the arbiter, so no
+        cycle in between would admit one: skipping them changes nothing."""
+        cands: list[int] = []
+        if self._pending:
+            cands.append(self._pending[0][0])
+        nxt = self._next_new
+        if nxt < len(self.jobs) and self._eligible[nxt] >= 0:
+            cands.append(self._feasible_from(t, self._new_need(self.jobs[nxt])))
         if cands:
             nxt_t = min(cands)
             if nxt_t < _INF:
-                self._wake_arbiter(max(nxt_t, t + 1))
+                self._wake_arbiter(max(nxt_t, t))
 
     def _feasible_from(self, t: int, need: int) -> int:
         """First cycle >= t at which the window and the key buffer admit a new job (by the
