@@ -111,3 +111,14 @@ def test_random_workloads_identical(wl, sets, base, channels, policy) -> None:
         cfg = load_config(base, [*sets, f"timing.mode={mode}"])
         results.append(run_timing(cfg, wl, make_memory_for(cfg)).comparable())
     assert results[0] == results[1]
+
+
+def test_summarization_layers_take_the_event_free_path() -> None:
+    """On an encoder trace every layer is summarization without LSB re-fetches: the fast mode
+    times it without per-job events, and still equals the event path."""
+    path = REPO / "traces" / "mpnet-wiki-128.npz"
+    fast = simulate("spatten", path).to_dict()["sim"]["events"]
+    ref = simulate("spatten", path, sets=["timing.mode=reference"]).to_dict()["sim"]["events"]
+    assert fast * 10 < ref
+    _both("spatten", path, ("buffers.double_buffered=false",))
+    _both("dense", path, ("fetcher.max_in_flight_requests=2", "topk.comparators=2"))

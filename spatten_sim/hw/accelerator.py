@@ -38,7 +38,7 @@ from spatten_sim.config import HwConfig
 from spatten_sim.hw.layout import AddressLayout
 from spatten_sim.hw.memory import MemoryModel
 from spatten_sim.hw.result import LayerRecord, TimingResult, dram_actions, layer_record
-from spatten_sim.hw.streaming import BackChain, FrontChain, busy_runs
+from spatten_sim.hw.streaming import BackChain, FrontChain, busy_runs, summarization_head
 from spatten_sim.hw.units import UNITS, build_pipeline
 from spatten_sim.hw.units import accumulators as acc_unit
 from spatten_sim.hw.units.fetcher import Fetcher
@@ -221,8 +221,8 @@ class Accelerator:
             self.timeline.append((unit, "stall", last + 1, runs[0][0]))
         self._tl_last[unit] = runs[-1][1] - 1
 
-    def _fetch(self, li: int, parts) -> tuple[np.ndarray, ...]:
-        res = self.fetcher.submit(int(self.env.now), parts, self.actions)
+    def _fetch(self, li: int, parts, now: int | None = None) -> tuple[np.ndarray, ...]:
+        res = self.fetcher.submit(int(self.env.now) if now is None else now, parts, self.actions)
         self._layer_bytes[li] += res.transactions * self.fetcher.tx
         if res.transactions:
             self._mark("fetcher", res.start_cycle, res.start_cycle + res.issue_cycles)
@@ -257,6 +257,9 @@ class Accelerator:
             self._layer_start[li] = prev_start = t
             if self._layer_left[li] == 0:
                 self._layer_end[li] = t
+            elif barrier and self._summarization_fast_ok(li):
+                end = self._summarization_layer(li, t)
+                yield self._at(end, _RELEASE)
             else:
                 for h in self.heads[li]:
                     if h.hj.stage == "generation":
@@ -282,14 +285,100 @@ class Accelerator:
             end = max(self._layer_end.values())
             self.cycles = self._topk_call(end, layers[-1].head_topk)
 
+    # ------------------------------------------------------------------ summarization, fast
+    def _summarization_fast_ok(self, li: int) -> bool:
+        """A layer whose jobs the fast path may time without events: the fast mode, no
+        timeline, every head summarization and not split, no query re-fetching its LSBs, and
+        the machine drained (layer barrier: nothing of an earlier layer is in flight)."""
+        if self.cfg.timing.mode != "fast" or self.timeline is not None:
+            return False
+        if self._pending or self._back_busy or self._slots_free != self.bufs.slots:
+            return False
+        heads = self.heads[li]
+        if (
+            not heads
+            or self._back_next != heads[0].first_job
+            or self._next_new != heads[0].first_job
+        ):
+            return False
+        return all(
+            h.hj.stage == "summarization" and not h.split and not h.hj.requant.any() for h in heads
+        )
+
+    def _summarization_layer(self, li: int, t0: int) -> int:
+        """Time a layer of summarization heads without events; returns its end cycle.
+
+        Every decision of the event path is a function of times known in program order here:
+        a head takes a K/V slot at the later of the previous head's acquisition and the
+        retirement of the head whose slot it reuses (its last job); its jobs are admitted in
+        order, one a cycle, from the acquisition on, while the request window has room (a
+        decision report frees a place at its cycle); no job re-fetches LSBs, so no redo
+        competes, and no head is split, so no key or value buffer allocation waits. Each job's
+        front and back chain run as in the event path. The fetches go to the memory in the same
+        order and at the same cycles. ``tests/test_timing_modes.py`` checks that the reports
+        equal the event path's (``timing.mode: reference``) exactly.
+        """
+        heads = self.heads[li]
+        pipe = self.pipe
+        window = self.bufs.window
+        free0 = self._slots_free
+        wrel = self._wrel
+        arb_last = self._arb_last
+        acts = self.actions
+        retired: list[int] = []  #: the last job's retire cycle of each head so far
+        a = t0
+        end = t0
+        for hi, h in enumerate(heads):
+            if hi >= free0:  # wait for a slot: the (hi - free0 + 1)-th head retirement
+                a = max(a, sorted(retired)[hi - free0])
+            self._acquire(h, a)
+            g = self._groups[h.key]
+            jobs = self.jobs[h.first_job : h.last_job + 1]
+            for job in jobs:
+                n = job.n
+                pipe.qxk.count(acts, n)
+                pipe.softmax.count(acts, n)
+                pipe.decision.count(acts, n)
+                acc_unit.count(acts, n)
+                if job.select and job.topk_cycles > 0:
+                    pipe.topk.count(acts, "topk_local_v", job.topk_cycles)
+                pipe.probxv.count(acts, job.m)
+            arrays = {
+                "qi": np.array([j.qi for j in jobs], np.int64),
+                "n": np.array([j.n for j in jobs], np.int64),
+                "m": np.array([j.m for j in jobs], np.int64),
+                "select": np.array([j.select for j in jobs], np.bool_),
+                "extra": np.array([j.extra for j in jobs], np.int64),
+            }
+            arb_last, retire, rmax = summarization_head(
+                self.front, self.back, a, arb_last, window, wrel, h.q_ready,
+                np.ascontiguousarray(g.get("k", _EMPTY)), np.ascontiguousarray(g.get("v", _EMPTY)),
+                arrays,
+            )  # fmt: skip
+            end = max(end, rmax)
+            before = self._jobs_done
+            self._jobs_done += len(jobs)
+            if self._progress is not None and before // 2048 != self._jobs_done // 2048:
+                self._report_progress()
+            retired.append(retire)
+        self._occ = len(wrel)
+        self._arb_last = arb_last
+        last = heads[-1].last_job + 1
+        for j in range(heads[0].first_job, last):
+            self._eligible[j] = 0
+        self._next_new = self._back_next = last
+        self._layer_left[li] = 0
+        self._layer_end[li] = end
+        return end
+
     def _wait_layer(self, li: int):
         while li not in self._layer_end:
             self._layer_done = self.env.event()
             yield self._layer_done
 
-    def _acquire(self, h: _Head) -> None:
+    def _acquire(self, h: _Head, now: int | None = None) -> None:
         """Slot acquisition (summarization): the head's batch fetch; its jobs become eligible."""
-        now = int(self.env.now)
+        now = int(self.env.now) if now is None else now
         hj = h.hj
         g = self._groups[h.key]
         parts = [("q", hj.layer, hj.head, hj.q_fetch, hj.bits.q_msb)]
@@ -300,7 +389,7 @@ class Accelerator:
         else:
             parts.append(("k_msb", hj.layer, hj.kv_head, hj.k_msb_fetch, hj.bits.k_msb))
             parts.append(("v", hj.layer, hj.kv_head, hj.v_fetch, hj.bits.v_msb))
-        ready = self._fetch(h.li, parts)
+        ready = self._fetch(h.li, parts, now)
         h.q_ready = ready[0]
         if not h.split:
             if hj.k_msb_fetch.size and "k" not in g:

@@ -331,3 +331,97 @@ class BackChain:
                 self.ghist, self.pvhist, self.st, self.cnt, self.takes, self.fill,
             )
         )  # fmt: skip
+
+
+@njit(cache=True)
+def _summarization_head(
+    a, arb_last, window, wrel, nw, q_ready, kready, vready, qi, n, m, select, extra,
+    f_rate, f_depth, f_cap, f_gate, f_capjob, f_hist, f_idx, f_busy, f_stall, f_last, f_acc,
+    f_rec, b_rate, b_cap, b_pv_rate, b_pv_depth, b_ghist, b_pvhist, b_st, b_cnt, b_rec,
+    out, fill,
+):  # fmt: skip
+    """The jobs of one summarization head, in program order, without events.
+
+    Each job is admitted at the first cycle after the previous admission (``arb_last``) and
+    not before the head's slot acquisition ``a`` at which the request window (``window``
+    places, freed at the decision reports held sorted in ``wrel[:nw[0]]``) has room; then its
+    front chain pass (final: no LSB re-fetch) and its back chain run as
+    :meth:`FrontChain.run` and :meth:`BackChain.run` would. Returns (last admission cycle, the
+    last job's retire cycle, latest retire cycle); ``wrel``/``nw`` hold the outstanding reports
+    afterwards.
+    """
+    retire = a
+    rmax = a
+    nq = q_ready.shape[0]
+    for j in range(qi.shape[0]):
+        t = max(arb_last + 1, a)
+        # releases at or before t leave the window
+        k = 0
+        while k < nw[0] and wrel[k] <= t:
+            k += 1
+        if nw[0] - k >= window:
+            t = max(t, wrel[nw[0] - window])
+            while k < nw[0] and wrel[k] <= t:
+                k += 1
+        if k > 0:
+            for r in range(nw[0] - k):
+                wrel[r] = wrel[r + k]
+            nw[0] -= k
+        arb_last = t
+        base = t + 1
+        if nq > 0:
+            base = max(base, q_ready[min(qi[j], nq - 1)])
+        nj = n[j]
+        report = _front_job(
+            kready, kready.shape[0], base, nj, True, f_rate, f_depth, f_cap, f_gate, f_capjob,
+            f_hist, f_idx, f_busy, f_stall, f_last, f_acc, out, f_rec,
+        )  # fmt: skip
+        # insert the report, keeping wrel sorted (after equal ones, as insort)
+        r = nw[0]
+        while r > 0 and wrel[r - 1] > report:
+            wrel[r] = wrel[r - 1]
+            r -= 1
+        wrel[r] = report
+        nw[0] += 1
+        sel = select[j]
+        retire = _back_job(
+            out, nj, m[j], sel, extra[j], 0, vready, vready.shape[0], 0, sel, b_rate, b_cap,
+            b_pv_rate, b_pv_depth, b_ghist, b_pvhist, b_st, b_cnt, b_rec, fill,
+        )  # fmt: skip
+        rmax = max(rmax, retire)
+    return arb_last, retire, rmax
+
+
+def summarization_head(
+    front: FrontChain,
+    back: BackChain,
+    a: int,
+    arb_last: int,
+    window: int,
+    wrel: list[int],
+    q_ready: np.ndarray,
+    kready: np.ndarray,
+    vready: np.ndarray,
+    jobs: dict[str, np.ndarray],
+) -> tuple[int, int, int]:
+    """Run :func:`_summarization_head` on the two chains' state. ``jobs`` holds per job ``qi``,
+    ``n``, ``m`` (int64), ``select`` (bool) and ``extra`` (int64); ``wrel`` (sorted) is updated
+    in place. Returns (last admission cycle, last job's retire cycle, latest retire cycle)."""
+    n = jobs["n"]
+    cap = max(len(wrel) + n.size + 1, window + 1)
+    w = np.empty(cap, np.int64)
+    w[: len(wrel)] = wrel
+    nw = np.array([len(wrel)], np.int64)
+    nmax = int(n.max()) if n.size else 1
+    out = np.empty(nmax, np.int64)
+    fill = np.empty(nmax, np.int64)
+    arb, last, rmax = _summarization_head(
+        np.int64(a), np.int64(arb_last), np.int64(window), w, nw, q_ready, kready, vready,
+        jobs["qi"], n, jobs["m"], jobs["select"], jobs["extra"],
+        front.rate, front.depth, front.cap, front.gate, front.capjob, front.hist, front.idx,
+        front.busy, front.stall, front.last, front.acc, front._no_record,
+        back.rate, back.cap, back.pv_rate, back.pv_depth, back.ghist, back.pvhist, back.st,
+        back.cnt, back._no_record, out, fill,
+    )  # fmt: skip
+    wrel[:] = w[: nw[0]].tolist()
+    return int(arb), int(last), int(rmax)
