@@ -52,6 +52,7 @@ def _both(hw: str, path: Path, sets: tuple[str, ...] = ()) -> None:
     ref, sim_r = _without_sim(simulate(hw, path, sets=[*sets, "timing.mode=reference"]))
     assert sim_f["timing_mode"] == "fast" and sim_r["timing_mode"] == "reference"
     assert fast == ref
+    assert json.dumps(fast) == json.dumps(ref)  # the same keys in the same order, too
 
 
 def test_fast_is_the_default() -> None:

@@ -109,6 +109,31 @@ class _Job:
         self.a: np.ndarray | None = None  #: final pass: cycles its elements leave the decision
 
 
+class _Jobs:
+    """The query jobs in program order, each made on first use (the event-free summarization
+    path never needs its jobs as objects)."""
+
+    def __init__(self, pipe) -> None:
+        self._pipe = pipe
+        self._items: list[_Job | None] = []
+        self._head_of: list[_Head] = []
+
+    def add_head(self, h: _Head) -> None:
+        n = h.hj.n_queries
+        self._items.extend([None] * n)
+        self._head_of.extend([h] * n)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, j: int) -> _Job:
+        job = self._items[j]
+        if job is None:
+            h = self._head_of[j]
+            job = self._items[j] = _Job(h, j - h.first_job, j, self._pipe)
+        return job
+
+
 class Accelerator:
     """SimPy model of one SpAtten accelerator attached to a memory model."""
 
@@ -139,7 +164,7 @@ class Accelerator:
         self.actions: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         # heads and jobs in program order
         self.heads: list[list[_Head]] = []
-        self.jobs: list[_Job] = []
+        self.jobs = _Jobs(pipe)
         max_n = 1
         for li, lj in enumerate(workload.layers):
             row = []
@@ -149,8 +174,7 @@ class Accelerator:
                 split = hj.stage == "summarization" and self.bufs.is_split(hj)
                 h = _Head(hj, li, split)
                 h.first_job = len(self.jobs)
-                for qi in range(hj.n_queries):
-                    self.jobs.append(_Job(h, qi, len(self.jobs), pipe))
+                self.jobs.add_head(h)
                 h.last_job = len(self.jobs) - 1
                 max_n = max(max_n, int(hj.keys_per_query.max()))
                 row.append(h)
@@ -333,22 +357,28 @@ class Accelerator:
                 a = max(a, sorted(retired)[hi - free0])
             self._acquire(h, a)
             g = self._groups[h.key]
-            jobs = self.jobs[h.first_job : h.last_job + 1]
-            for job in jobs:
-                n = job.n
-                pipe.qxk.count(acts, n)
-                pipe.softmax.count(acts, n)
-                pipe.decision.count(acts, n)
-                acc_unit.count(acts, n)
-                if job.select and job.topk_cycles > 0:
-                    pipe.topk.count(acts, "topk_local_v", job.topk_cycles)
-                pipe.probxv.count(acts, job.m)
+            hj = h.hj
+            n = np.maximum(1, hj.keys_per_query.astype(np.int64))
+            m = np.maximum(1, hj.v_kept.astype(np.int64))
+            cyc = hj.local_topk_cycles.astype(np.int64)
+            select = np.asarray(pipe.topk.is_select(n, m, cyc), np.bool_)
+            # the head's actions at once (the units count arrays of jobs; same keys, same order)
+            pipe.qxk.count(acts, n)
+            pipe.softmax.count(acts, n)
+            pipe.decision.count(acts, n)
+            acc_unit.count(acts, n)
+            topk = cyc[select & (cyc > 0)]
+            if topk.size and select[0] and cyc[0] > 0:
+                pipe.topk.count(acts, "topk_local_v", int(topk.sum()))
+            pipe.probxv.count(acts, m)
+            if topk.size and not (select[0] and cyc[0] > 0):
+                pipe.topk.count(acts, "topk_local_v", int(topk.sum()))
             arrays = {
-                "qi": np.array([j.qi for j in jobs], np.int64),
-                "n": np.array([j.n for j in jobs], np.int64),
-                "m": np.array([j.m for j in jobs], np.int64),
-                "select": np.array([j.select for j in jobs], np.bool_),
-                "extra": np.array([j.extra for j in jobs], np.int64),
+                "qi": np.arange(n.size, dtype=np.int64),
+                "n": n,
+                "m": m,
+                "select": select,
+                "extra": np.where(select, pipe.topk.extra_rounds(n, cyc), 0).astype(np.int64),
             }
             arb_last, retire, rmax = summarization_head(
                 self.front, self.back, a, arb_last, window, wrel, h.q_ready,
@@ -357,7 +387,7 @@ class Accelerator:
             )  # fmt: skip
             end = max(end, rmax)
             before = self._jobs_done
-            self._jobs_done += len(jobs)
+            self._jobs_done += int(n.size)
             if self._progress is not None and before // 2048 != self._jobs_done // 2048:
                 self._report_progress()
             retired.append(retire)

@@ -9,6 +9,8 @@ are busy in the cycles the decision unit takes elements of a final pass (docs/ti
 
 from __future__ import annotations
 
+from spatten_sim.hw.units.base import total
 
-def count(actions, n: int) -> None:
-    actions["importance_accumulators"]["adds"] += n
+
+def count(actions, n) -> None:
+    actions["importance_accumulators"]["adds"] += total(n)

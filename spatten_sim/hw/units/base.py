@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 #: a buffer that never fills (the requantization FIFO, the retire side of probxV)
 UNBOUNDED = 1 << 40
 
@@ -44,4 +46,12 @@ class Stage:
 
 
 def ceil_div(a: int, b: int) -> int:
+    """Integer ceiling of ``a / b`` (elementwise for arrays)."""
     return -(-a // b)
+
+
+def total(x):
+    """``x`` summed if it is an array of per-job values, else ``x`` itself: action counts take
+    one job's size or an array of many jobs' sizes (the event-free summarization path counts a
+    head at once; the counts are integers, so the sums are exact)."""
+    return int(x.sum()) if isinstance(x, np.ndarray) else x

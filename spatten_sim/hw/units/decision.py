@@ -14,7 +14,7 @@ entries at ``softmax.parallelism`` a cycle; produces them into the requantizatio
 from __future__ import annotations
 
 from spatten_sim.config import HwConfig
-from spatten_sim.hw.units.base import UNBOUNDED, Stage
+from spatten_sim.hw.units.base import UNBOUNDED, Stage, total
 
 
 class Decision:
@@ -28,5 +28,5 @@ class Decision:
     def stages(self, next_fifo: int = UNBOUNDED) -> tuple[Stage, ...]:
         return (Stage("decision", self.unit, self.rate, self.depth, next_fifo),)
 
-    def count(self, actions, n: int) -> None:
-        actions["progressive_decision"]["comparisons"] += n
+    def count(self, actions, n) -> None:
+        actions["progressive_decision"]["comparisons"] += total(n)

@@ -14,8 +14,10 @@ retires ``depth`` cycles after its last row. Actions: ``multiplies`` (m x D), ``
 
 from __future__ import annotations
 
+import numpy as np
+
 from spatten_sim.config import HwConfig
-from spatten_sim.hw.units.base import UNBOUNDED, Stage, ceil_div
+from spatten_sim.hw.units.base import UNBOUNDED, Stage, ceil_div, total
 from spatten_sim.hw.units.qxk import rows_per_cycle
 
 
@@ -31,9 +33,11 @@ class ProbxV:
     def stage(self) -> Stage:
         return Stage("probxv", self.unit, self.rate, self.depth, UNBOUNDED)
 
-    def count(self, actions, m: int) -> None:
+    def count(self, actions, m) -> None:
+        """Actions of a job of ``m`` kept V rows (or of many: ``m`` an array, see ``total``)."""
         d = self.head_dim
-        actions["probxv"]["multiplies"] += m * d
-        actions["probxv"]["adds"] += max(0, m - 1) * d
-        actions["value_sram"]["line_reads"] += ceil_div(m, self.rate)
-        actions["importance_accumulators"]["adds"] += d
+        many = isinstance(m, np.ndarray)
+        actions["probxv"]["multiplies"] += total(m * d)
+        actions["probxv"]["adds"] += total((np.maximum(m - 1, 0) if many else max(0, m - 1)) * d)
+        actions["value_sram"]["line_reads"] += total(ceil_div(m, self.rate))
+        actions["importance_accumulators"]["adds"] += d * (m.size if many else 1)

@@ -14,7 +14,7 @@ Actions: ``multiplies`` (n x D), ``adds`` (n x (D - 1)), key SRAM ``line_reads``
 from __future__ import annotations
 
 from spatten_sim.config import HwConfig
-from spatten_sim.hw.units.base import Stage, ceil_div
+from spatten_sim.hw.units.base import Stage, ceil_div, total
 
 
 def rows_per_cycle(multipliers: int, head_dim: int) -> int:
@@ -36,8 +36,9 @@ class QxK:
     def stages(self, next_fifo: int) -> tuple[Stage, ...]:
         return (Stage("qxk", self.unit, self.rate, self.depth, next_fifo),)
 
-    def count(self, actions, n: int) -> None:
+    def count(self, actions, n) -> None:
+        """Actions of a job of ``n`` elements (or of many: ``n`` an array, see ``total``)."""
         d = self.head_dim
-        actions["qxk"]["multiplies"] += n * d
-        actions["qxk"]["adds"] += n * (d - 1)
-        actions["key_sram"]["line_reads"] += ceil_div(n, self.rate)
+        actions["qxk"]["multiplies"] += total(n * d)
+        actions["qxk"]["adds"] += total(n * (d - 1))
+        actions["key_sram"]["line_reads"] += total(ceil_div(n, self.rate))

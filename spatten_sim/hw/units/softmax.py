@@ -23,7 +23,7 @@ divide, 2 FIFO accesses.
 from __future__ import annotations
 
 from spatten_sim.config import HwConfig
-from spatten_sim.hw.units.base import Stage
+from spatten_sim.hw.units.base import Stage, total
 
 
 class TwoPassSoftmax:
@@ -68,12 +68,12 @@ class PassThroughSoftmax:
         _count(actions, n)
 
 
-def _count(actions, n: int) -> None:
+def _count(actions, n) -> None:
     a = actions["softmax"]
-    a["fp_mults"] += 7 * n
-    a["fp_adds"] += 6 * n
-    a["fp_divs"] += n
-    a["fifo_accesses"] += 2 * n
+    a["fp_mults"] += total(7 * n)
+    a["fp_adds"] += total(6 * n)
+    a["fp_divs"] += total(n)
+    a["fifo_accesses"] += total(2 * n)
 
 
 SOFTMAX_IMPLS = {"two_pass": TwoPassSoftmax, "pass_through": PassThroughSoftmax}

@@ -23,6 +23,8 @@ Actions per active cycle of a call: both comparator arrays compare ``comparators
 
 from __future__ import annotations
 
+import numpy as np
+
 from spatten_sim.config import HwConfig
 from spatten_sim.hw.units.base import ceil_div
 
@@ -34,12 +36,18 @@ class QuickSelectTopk:
         self.rate = cfg.topk.comparators
         self.depth = 1
 
-    def is_select(self, n: int, m: int, cycles: int) -> bool:
-        """Does the job use the engine (select mode), or pass through it?"""
+    def is_select(self, n, m, cycles):
+        """Does the job use the engine (select mode), or pass through it? (Elementwise for
+        arrays of jobs.)"""
+        if isinstance(n, np.ndarray):
+            return (m < n) | (cycles > 0)
         return m < n or cycles > 0
 
-    def extra_rounds(self, n: int, cycles: int) -> int:
-        """Cycles of rounds after the fill pass (which is the first round's compare)."""
+    def extra_rounds(self, n, cycles):
+        """Cycles of rounds after the fill pass (which is the first round's compare).
+        (Elementwise for arrays of jobs.)"""
+        if isinstance(n, np.ndarray):
+            return np.maximum(0, cycles - ceil_div(n, self.rate))
         return max(0, int(cycles) - ceil_div(n, self.rate))
 
     def count(self, actions, unit: str, cycles: int) -> None:
