@@ -140,6 +140,9 @@ class DramMemory:
         self._log = np.zeros((max(0, int(log_commands)), K.LOG_COLS), dtype=np.int64)
         self._log_n = np.zeros(1, dtype=np.int64)
         self._last_cycle = 0
+        self._start = np.empty(cfg.channels + 1, dtype=np.int64)
+        self._frontend: FrontendLimits | None = None  #: the one whose fields are in _params
+        self._frontends: dict[Any, FrontendLimits] = {}  #: per crossbar limits given to access
         self._no_writes = np.zeros(8192, dtype=np.int64)
 
     # ------------------------------------------------------------------ core interface
@@ -167,13 +170,16 @@ class DramMemory:
             arrival_mem = np.ceil(arrival * self.clock_ratio - 1e-9).astype(np.int64)
         else:
             arrival_mem = arrival
-        if crossbar is None:
-            fe = FrontendLimits()
-        else:
-            fe = FrontendLimits(
-                in_order=True,
-                fifo_depth=int(crossbar.fifo_depth),
-                per_channel_per_cycle=int(crossbar.requests_per_channel_per_cycle),
+        fe = self._frontends.get(crossbar)
+        if fe is None:
+            fe = self._frontends[crossbar] = (
+                FrontendLimits()
+                if crossbar is None
+                else FrontendLimits(
+                    in_order=True,
+                    fifo_depth=int(crossbar.fifo_depth),
+                    per_channel_per_cycle=int(crossbar.requests_per_channel_per_cycle),
+                )
             )
         times = self.run_batch(addresses, arrival_mem, is_write, fe)
         if self.clock_ratio != 1.0:
@@ -202,13 +208,12 @@ class DramMemory:
                 raise ValueError("is_write must have one entry per address")
         if self.recorder is not None:
             self.recorder.add(addresses, arrival, is_write, frontend)
-        ch = np.empty(n, dtype=np.int64)
-        bank = np.empty(n, dtype=np.int64)
-        row = np.empty(n, dtype=np.int64)
+        # one block for the decoded fields, the channel order and the four output cycles
+        buf = np.empty((8, n), dtype=np.int64)
+        ch, bank, row, order, push, accept, issue, done = buf
         mp = self.mapper
         decode_into(addresses, mp.table, mp.table_sizes, mp.xor, ch, bank, row)
-        order = np.empty(n, dtype=np.int64)
-        start = np.empty(self.cfg.channels + 1, dtype=np.int64)
+        start = self._start
         err = K.prepare_batch(addresses, arrival, self.cfg.request_bytes, self.cfg.channels, ch,
                               order, start)  # fmt: skip
         if err == 1:
@@ -218,15 +223,13 @@ class DramMemory:
         if err == 2:
             raise ValueError("arrival cycles must be non-negative and non-decreasing in a batch")
         p = self._params
-        p[K.P_IN_ORDER] = 1 if frontend.in_order else 0
-        p[K.P_FIFO_DEPTH] = frontend.fifo_depth
-        p[K.P_PER_CH_CYCLE] = frontend.per_channel_per_cycle
-        p[K.P_ISSUE_CYCLE] = frontend.issue_per_cycle
-        p[K.P_MAX_OUT] = frontend.max_outstanding
-        push = np.empty(n, dtype=np.int64)
-        accept = np.empty(n, dtype=np.int64)
-        issue = np.empty(n, dtype=np.int64)
-        done = np.empty(n, dtype=np.int64)
+        if frontend is not self._frontend:
+            p[K.P_IN_ORDER] = 1 if frontend.in_order else 0
+            p[K.P_FIFO_DEPTH] = frontend.fifo_depth
+            p[K.P_PER_CH_CYCLE] = frontend.per_channel_per_cycle
+            p[K.P_ISSUE_CYCLE] = frontend.issue_per_cycle
+            p[K.P_MAX_OUT] = frontend.max_outstanding
+            self._frontend = frontend
         c0 = time.process_time()
         last = self._simulate(
             ch,
