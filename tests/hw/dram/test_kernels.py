@@ -126,3 +126,24 @@ def test_recorded_stream_replays_identically() -> None:
 def test_unknown_kernel_is_an_error() -> None:
     with pytest.raises(ValueError, match="kernel must be one of"):
         DramMemory(DRAM_PRESETS["hbm2"], kernel="turbo")
+
+
+@pytest.mark.slow
+def test_gpt2_medium_stream_identical_on_both_kernels(tmp_path, monkeypatch) -> None:
+    """The DRAM stream of the official GPT-2-Medium replay (22.4 M transactions, recorded here)
+    gives identical completion cycles and statistics on the fast and the reference kernel."""
+    from spatten_sim.bench import resolve_input
+    from spatten_sim.errors import SpattenError
+    from spatten_sim.hw.dram.stream import RecordedStream
+
+    monkeypatch.setenv("SPATTEN_SIM_CACHE", str(tmp_path))
+    try:
+        path = resolve_input("stream:gpt2-medium", lambda m: None)
+    except SpattenError as e:
+        pytest.skip(str(e))
+    stream = RecordedStream.load(path)
+    assert stream.n_requests > 20_000_000
+    fast = replay(stream, DramMemory(DRAM_PRESETS[stream.preset], kernel="fast"))
+    ref = replay(stream, DramMemory(DRAM_PRESETS[stream.preset], kernel="reference"))
+    assert np.array_equal(fast.done, ref.done)
+    assert fast.stats == ref.stats
