@@ -51,7 +51,7 @@ VARIANTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def run_variant(args: tuple[str, tuple[str, ...], str]) -> dict:
-    from spatten_sim.simulate import simulate
+    from spatten_sim.pipeline import simulate
 
     name, sets, csv = args
     rep = simulate(ROOT / "hw_configs/spatten.yaml", csv, sets=list(sets)).to_dict()

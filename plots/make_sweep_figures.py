@@ -34,7 +34,7 @@ def run_inputs(jobs: int | None, dask: str | None, fresh: bool) -> None:
     import shutil
 
     from spatten_sim.config import load_config
-    from spatten_sim.simulate import simulate
+    from spatten_sim.pipeline import simulate
     from spatten_sim.sweep import run_sweep
 
     if fresh:  # drop old records (another simulator's results stay in points/ otherwise)

@@ -21,7 +21,7 @@ def __getattr__(name: str):  # lazy public API: keeps `import spatten_sim` light
 
         return topk
     if name == "simulate":
-        from spatten_sim.simulate import simulate
+        from spatten_sim.pipeline import simulate
 
         return simulate
     if name == "load_config":

@@ -111,7 +111,7 @@ def _stream(key: str, progress: Callable[[str], None]) -> Path:
     from spatten_sim.config import load_config
     from spatten_sim.hw.accelerator import run_timing
     from spatten_sim.hw.dram.stream import StreamRecorder
-    from spatten_sim.simulate import load_workload, make_memory_for
+    from spatten_sim.pipeline import load_workload, make_memory_for
 
     csv = resolve_input(f"csv:{key}", progress)
     progress(f"recording the DRAM stream of the {key} replay: {out}")

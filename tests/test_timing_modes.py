@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from spatten_sim.config import load_config
 from spatten_sim.hw.accelerator import run_timing
-from spatten_sim.simulate import make_memory_for, simulate
+from spatten_sim.pipeline import make_memory_for, simulate
 from spatten_sim.validate.context import GPT2_MEDIUM_CSV, GPT2_SMALL_CSV, official_csv_path
 
 REPO = Path(__file__).resolve().parents[1]

@@ -76,7 +76,7 @@ def _write_outputs(args: argparse.Namespace, report, config_yaml: str, progress)
 
 def run(args: argparse.Namespace) -> int:
     from spatten_sim.config import load_config
-    from spatten_sim.simulate import simulate
+    from spatten_sim.pipeline import simulate
 
     cfg = load_config(args.hw, args.sets)
     _check_writable(args)

@@ -91,7 +91,7 @@ def _one_line(text: str) -> str:
 def run_point(task: PointTask) -> PointOutcome:
     """Simulate one point; every error becomes a failed outcome carrying a one-line message."""
     from spatten_sim.config import check_head_dim, config_from_dict
-    from spatten_sim.simulate import simulate
+    from spatten_sim.pipeline import simulate
 
     t0 = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"

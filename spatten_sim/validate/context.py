@@ -234,7 +234,7 @@ class Context:
         if key not in self._sims:
             if self.cached_only:
                 raise NotRun(f"{preset} on {path.name} was not run")
-            from spatten_sim.simulate import load_workload, simulate
+            from spatten_sim.pipeline import load_workload, simulate
 
             t0 = time.perf_counter()
             wl = None

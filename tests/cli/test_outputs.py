@@ -46,12 +46,12 @@ def test_helpers(tmp_path, blocked):
 )
 def test_commands_refuse_before_working(argv, blocked, capsys, monkeypatch):
     # if a command started its work, this would be called (run) or take long (validate)
-    import spatten_sim.simulate
+    import spatten_sim.pipeline
 
     def no_sim(*a, **k):
         raise AssertionError("simulated before checking the output")
 
-    monkeypatch.setattr(spatten_sim.simulate, "simulate", no_sim)
+    monkeypatch.setattr(spatten_sim.pipeline, "simulate", no_sim)
     status = main([a.replace("{b}", str(blocked)) for a in argv])
     err = capsys.readouterr().err
     assert status == 2

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from spatten_sim.config import load_config
 from spatten_sim.hw.accelerator import run_timing
 from spatten_sim.hw.result import LayerRecord
-from spatten_sim.simulate import load_workload, make_memory_for
+from spatten_sim.pipeline import load_workload, make_memory_for
 from spatten_sim.validate.context import GPT2_MEDIUM_CSV, GPT2_SMALL_CSV, official_csv_path
 from spatten_sim.workload import Workload, cut_workload
 

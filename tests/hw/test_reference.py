@@ -18,7 +18,7 @@ from spatten_sim.hw.memory import make_memory
 from spatten_sim.hw.reference import run_reference
 from spatten_sim.hw.result import TimingResult
 from spatten_sim.hw.units import UNITS, build_pipeline
-from spatten_sim.simulate import make_memory_for
+from spatten_sim.pipeline import make_memory_for
 from spatten_sim.workload import Bits, HeadJob, LayerJob, Workload
 
 FAST = (

@@ -47,7 +47,7 @@ def sweep_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory) -> Path:
     from spatten_sim.config import load_config
-    from spatten_sim.simulate import simulate
+    from spatten_sim.pipeline import simulate
 
     cfg = load_config("spatten")
     rep = simulate(cfg, TRACE, record_timeline=True)

@@ -3,7 +3,7 @@ datapath, and workload sharing between runs never changes a result."""
 
 from __future__ import annotations
 
-from spatten_sim.simulate import load_workload, simulate
+from spatten_sim.pipeline import load_workload, simulate
 from spatten_sim.validate import measures as m
 from spatten_sim.validate.context import Context, functional_key, repo_root
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from spatten_sim.simulate import simulate
+from spatten_sim.pipeline import simulate
 
 TRACES = Path(__file__).resolve().parent.parent / "traces"
 SHIPPED = sorted(TRACES.glob("*.npz"))
