@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_dram.py [--requests 1000000] [--repeats 3]``.
 The references simulate 140-280k requests/s sequential and 56-141k random on this kind of
-machine (REFERENCE-NUMBERS.md, last section). Speed figures live here, never in timed tests.
+machine (docs/dram-reference-numbers.md, last section). Speed figures live here, never in timed tests.
 """
 
 from __future__ import annotations

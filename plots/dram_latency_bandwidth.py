@@ -4,7 +4,7 @@ Run: ``python plots/dram_latency_bandwidth.py [--out plots/dram_latency_bandwidt
 Left: Ramulator 2.1's loaded-latency curve (1 channel, pass-through mapping, no refresh) and
 ours, measured the same way (a random probe beside a sequential stream offered at each rate).
 Right: mean latency against bandwidth as the number of outstanding requests grows (1 ... unlimited)
-for the three presets and the figures of REFERENCE-NUMBERS.md.
+for the three presets and the figures of docs/dram-reference-numbers.md.
 """
 
 from __future__ import annotations

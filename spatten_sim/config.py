@@ -1,6 +1,6 @@
 """Hardware and algorithm configuration (``hw.yaml``).
 
-A configuration is a YAML file of nested sections; every hardware parameter of REFERENCE.md §3 is a
+A configuration is a YAML file of nested sections; every hardware parameter of docs/spatten.md §3 is a
 field with its unit in its name. A file may start from another with ``base: other.yaml`` (a path
 relative to the file, or the name of a shipped preset in ``hw_configs/``) and override any field.
 ``--set a.b.c=value`` overrides (YAML-parsed values) apply last. Unknown keys, wrong types and
@@ -34,7 +34,7 @@ PRESET_DIRS = (
 # hardware sections
 @dataclass(frozen=True)
 class FetcherConfig:
-    """Q-K-V fetcher with its address and data crossbars [REFERENCE.md §3]."""
+    """Q-K-V fetcher with its address and data crossbars [docs/spatten.md §3]."""
 
     address_issue_per_cycle: int = 32  #: addresses generated per cycle (32x16 address crossbar)
     requests_per_channel_per_cycle: int = 1  #: crossbar: requests one channel accepts a cycle
@@ -58,7 +58,7 @@ class BitwidthConverterConfig:
 @dataclass(frozen=True)
 class MultiplierArrayConfig:
     """A multiplier array + reconfigurable adder tree (QxK reads the K SRAM, probxV the V SRAM);
-    one SRAM line of ``multipliers`` words is multiplied per cycle [REFERENCE.md §3]."""
+    one SRAM line of ``multipliers`` words is multiplied per cycle [docs/spatten.md §3]."""
 
     multipliers: int = 512
     multiplier_latency_cycles: int = 1
@@ -99,7 +99,7 @@ class DecisionConfig:
 
 @dataclass(frozen=True)
 class TopkEngineConfig:
-    """Quick-select top-k engines (token/head and local-V) [REFERENCE.md §3]."""
+    """Quick-select top-k engines (token/head and local-V) [docs/spatten.md §3]."""
 
     impl: str = "quick_select"  #: hw/units/topk_engine.py
     comparators: int = 16  #: per comparator array
@@ -109,7 +109,7 @@ class TopkEngineConfig:
 
 @dataclass(frozen=True)
 class BuffersConfig:
-    """On-chip K and V SRAM, double-buffered [REFERENCE.md §3: 2 x 1024 x 64 x 12 bit]."""
+    """On-chip K and V SRAM, double-buffered [docs/spatten.md §3: 2 x 1024 x 64 x 12 bit]."""
 
     key_sram_bytes: int = 196608
     value_sram_bytes: int = 196608
@@ -146,7 +146,7 @@ class EnergyConfig:
 # algorithm policy
 @dataclass(frozen=True)
 class PruningSchedule:
-    """A cascade pruning schedule [REFERENCE.md §2]: the first ``unpruned_layers_fraction`` of
+    """A cascade pruning schedule [docs/spatten.md §2]: the first ``unpruned_layers_fraction`` of
     layers keep everything; over the rest the keep ratio goes linearly from
     ``start_keep_ratio`` to ``end_keep_ratio``."""
 
@@ -449,7 +449,7 @@ def validate_config(cfg: HwConfig) -> None:
 
 
 def check_head_dim(cfg: HwConfig, head_dim: int) -> None:
-    """Refuse a head size the multiplier arrays cannot serve (REFERENCE.md §3: one SRAM line of
+    """Refuse a head size the multiplier arrays cannot serve (docs/spatten.md §3: one SRAM line of
     ``multipliers / head_dim`` keys per cycle)."""
     for unit in ("qxk", "probxv"):
         m = getattr(cfg, unit).multipliers

@@ -490,7 +490,7 @@ def compute_energy(
 # ------------------------------------------------------------------------------------- validation
 @dataclass(frozen=True)
 class PaperPowerSplit:
-    """SpAtten's published power (HPCA 2021; REFERENCE.md §3): 8.30 W at 1 GHz, 40 nm."""
+    """SpAtten's published power (HPCA 2021; docs/spatten.md §3): 8.30 W at 1 GHz, 40 nm."""
 
     logic_w: float = 1.36
     sram_w: float = 1.24
@@ -503,7 +503,7 @@ class PaperPowerSplit:
 class OperatingPoint:
     """A representative SpAtten operating point, as action rates per cycle at 1 GHz.
 
-    On chip: the full datapath busy every cycle (REFERENCE.md §3): 512 + 512 12-bit multipliers,
+    On chip: the full datapath busy every cycle (docs/spatten.md §3): 512 + 512 12-bit multipliers,
     one K and one V SRAM line (512 x 12 bit) read per cycle, softmax at 8 elements per cycle (7 FP
     multiplies, 6 FP adds and 1 divide per element, the counts the timing phase uses), both top-k
     engines' comparator arrays active every cycle (an upper bound), SRAM lines written once per

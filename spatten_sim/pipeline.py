@@ -19,7 +19,7 @@ from spatten_sim.workload import Workload
 
 
 def make_memory_for(cfg: HwConfig):
-    """The memory model of ``cfg`` behind the fetcher's crossbar (REFERENCE.md §3)."""
+    """The memory model of ``cfg`` behind the fetcher's crossbar (docs/spatten.md §3)."""
     from spatten_sim.hw import memory as memmod
 
     kernel = "reference" if cfg.timing.mode == "reference" else "fast"

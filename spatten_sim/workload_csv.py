@@ -1,4 +1,4 @@
-"""Replay: import the official SpAtten workload CSVs (REFERENCE.md §6) into a :class:`Workload`.
+"""Replay: import the official SpAtten workload CSVs (docs/spatten.md §6) into a :class:`Workload`.
 
 The official release (github.com/mit-han-lab/spatten, MIT licence) drives its RTL with CSV files of
 one row per (generation iteration, layer, head). Its driver (``sim/TestSpAtten.scala``) maps each

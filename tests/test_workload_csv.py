@@ -1,4 +1,4 @@
-"""Replay of the official SpAtten workload CSVs (REFERENCE.md §6)."""
+"""Replay of the official SpAtten workload CSVs (docs/spatten.md §6)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The functional phase: SpAtten's algorithm run on a trace's data, as the hardware computes it.
 
 :func:`build_workload` takes a :class:`~spatten_sim.trace.Trace` and an
-:class:`~spatten_sim.config.HwConfig` and makes every data-dependent decision of REFERENCE.md §2:
+:class:`~spatten_sim.config.HwConfig` and makes every data-dependent decision of docs/spatten.md §2:
 which tokens and heads survive, which queries re-fetch LSBs, which V rows each query keeps, and how
 many cycles each top-k call takes (the Numba top-k engine of :mod:`spatten_sim.algo.topk` runs on
 the real values). The result is the :class:`~spatten_sim.workload.Workload` the timing phase

@@ -1,6 +1,6 @@
 """Linear symmetric fixed point with a separate MSB and LSB part, and the fixed-point softmax.
 
-Hardware modelled [P: progressive quantization, REFERENCE.md §2-3]
+Hardware modelled [P: progressive quantization, docs/spatten.md §2-3]
 ------------------------------------------------------------------
 Q, K and V are stored in DRAM as linear symmetric fixed-point codes of ``msb + lsb`` bits. The
 ``msb`` high bits and the ``lsb`` low bits of every code live in separate DRAM regions, so the
@@ -21,7 +21,7 @@ concatenate it (progressive quantization).
   step, ``2**lsb * scale``: the truncation drops at most ``2**lsb - 1`` code units and the code
   itself is within half a unit of ``x / scale`` (see :func:`msb_error_bound`).
 
-Softmax [REFERENCE.md §3, softmax row; C bert.cpp]: scores are integer dot products of codes
+Softmax [docs/spatten.md §3, softmax row; C bert.cpp]: scores are integer dot products of codes
 (exact: computed in float64, exact up to 2**53); the softmax unit dequantizes them with one factor
 that folds in the Q and K scales and the model's softmax scale (``1/sqrt(D)``), adds the model's
 additive bias where there is one, applies the causal mask, then computes in IEEE float32: subtract

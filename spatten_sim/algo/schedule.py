@@ -1,4 +1,4 @@
-"""Cascade pruning schedules [P, REFERENCE.md §2]: which layers prune and with which keep ratio.
+"""Cascade pruning schedules [P, docs/spatten.md §2]: which layers prune and with which keep ratio.
 
 The first ``unpruned_layers_fraction`` of the layers keep everything: ``ceil(fraction * n_layers)``
 layers (the paper's "first ~15% / ~30%"; ceil so that a non-zero fraction never rounds down to no

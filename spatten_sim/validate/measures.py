@@ -24,7 +24,7 @@ class Measured:
     note: str = ""
 
 
-#: the GPT-2 breakdown steps (REFERENCE.md §4), in order
+#: the GPT-2 breakdown steps (docs/spatten.md §4), in order
 ABLATION_STEPS = (
     "ablation/1_dedicated",
     "ablation/2_token_pruning",
@@ -423,7 +423,7 @@ def official_refetch_fraction(ctx: Context) -> Measured:
     rep = ctx.simulate("spatten", _csv(ctx, GPT2_SMALL_CSV))
     return Measured(
         100.0 * rep.get("pruning.lsb_refetch_fraction"),
-        "replayed if_requant flags of the GPT-2-Small CSV (REFERENCE.md §2 derives 7.0%)",
+        "replayed if_requant flags of the GPT-2-Small CSV (docs/spatten.md §2 derives 7.0%)",
     )
 
 

@@ -1,6 +1,6 @@
 """The validation rows: each published figure we can reach, its tolerance and why.
 
-A row is a :class:`RowSpec`: the quantity, its unit, the paper's value (REFERENCE.md §4 unless the
+A row is a :class:`RowSpec`: the quantity, its unit, the paper's value (docs/spatten.md §4 unless the
 note says otherwise), how ours is computed (a function of :mod:`spatten_sim.validate.measures`), and
 a :class:`Tolerance` on ``ratio = ours / paper`` with its rationale. A row without a tolerance is
 ``info``: shown, never judged. Tolerances are fixed here, before any measurement, by the kind of
@@ -369,7 +369,7 @@ def _dram_rows() -> list[RowSpec]:
             7.0,
             m.official_refetch_fraction,
             None,
-            source="[D] REFERENCE.md §2",
+            source="[D] docs/spatten.md §2",
         ),
     ]
     return rows

@@ -5,7 +5,7 @@ from the raw JEDEC parameters of the :class:`DramConfig`, not from :mod:`.timing
 history of every bank, bank group, rank, pseudo-channel and command bus and reports each command
 that comes too early after an earlier one, or that finds its bank in the wrong state (RD to a
 closed bank or another row, ACT to an open bank, REF with a bank open, ...). With
-``act_timing_adjust`` the ACT is taken to happen on its last row-bus cycle (HBM2-FACTS.md §2).
+``act_timing_adjust`` the ACT is taken to happen on its last row-bus cycle (docs/hbm2-facts.md §2).
 """
 
 from __future__ import annotations

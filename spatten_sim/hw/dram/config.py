@@ -27,7 +27,7 @@ class DramConfig:
 
     name: str = "hbm2"
     description: str = ""
-    # --- organisation (HBM2-FACTS.md §1) ---
+    # --- organisation (docs/hbm2-facts.md §1) ---
     channels: int = 16
     pseudo_channels: int = 2
     ranks: int = 1
@@ -38,7 +38,7 @@ class DramConfig:
     burst_bytes: int = 32
     request_bytes: int = 32
     offset_bits: int = -1  #: low address bits ignored by the mapper; -1 = log2(burst_bytes)
-    # --- timing, memory-clock cycles (HBM2-FACTS.md §2) ---
+    # --- timing, memory-clock cycles (docs/hbm2-facts.md §2) ---
     tck_ns: float = 1.0
     nBL: int = 2
     nCL: int = 14
@@ -61,7 +61,7 @@ class DramConfig:
     nREFI: int = 3900
     act_bus_cycles: int = 2  #: row-bus cycles an ACT occupies (HBM2: 2)
     act_timing_adjust: bool = True  #: Ramulator 2.1: constraints from an ACT +1, to an ACT -1
-    # --- controller (HBM2-FACTS.md §3) ---
+    # --- controller (docs/hbm2-facts.md §3) ---
     read_buffer: int = 32
     #: cycles from acceptance to the earliest first command (Ramulator 2.1: 1, 2.0a: 0)
     command_delay_cycles: int = 1
@@ -71,7 +71,7 @@ class DramConfig:
     refresh: bool = True  #: all-bank refresh every nREFI, every pseudo-channel of a channel at once
     write_high_watermark: float = 0.8
     write_low_watermark: float = 0.2
-    # --- address mapping (HBM2-FACTS.md §4) ---
+    # --- address mapping (docs/hbm2-facts.md §4) ---
     mapping: str = "RoBaRaCoCh"
 
     # ------------------------------------------------------------------ derived

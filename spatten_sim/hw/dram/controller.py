@@ -1,6 +1,6 @@
 """The per-channel HBM2 memory controller as a Numba kernel over one batch of requests.
 
-What it models (HBM2-FACTS.md §3, Ramulator 2.1's HBM controller with FR-FCFS and all-bank
+What it models (docs/hbm2-facts.md §3, Ramulator 2.1's HBM controller with FR-FCFS and all-bank
 refresh), cycle by cycle at the memory clock, for every channel of the stack:
 
 * a read buffer and a write buffer per channel (``read_buffer``/``write_buffer`` entries) and an

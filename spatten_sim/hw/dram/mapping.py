@@ -13,9 +13,9 @@ channel in the lowest bits above the ``offset_bits`` byte offset. Fields:
 =====  ======================================================================================
 
 Every level with more than one element must appear exactly once (directly or through ``Ba``/``Ra``).
-Address bits above the row field are dropped, as in Ramulator 2.1 (HBM2-FACTS.md §4).
+Address bits above the row field are dropped, as in Ramulator 2.1 (docs/hbm2-facts.md §4).
 
-With 16 channels, ``RoBaRaCoCh`` gives the layout of HBM2-FACTS.md §4:
+With 16 channels, ``RoBaRaCoCh`` gives the layout of docs/hbm2-facts.md §4:
 ``[4:0]`` offset, ``[8:5]`` channel, ``[13:9]`` column, ``[14]`` PC, ``[16:15]`` BG,
 ``[18:17]`` bank, ``[34:19]`` row. ``RoRkBgBkChCo`` is DRAMsim3's ``rorabgbachco``.
 

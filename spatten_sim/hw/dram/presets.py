@@ -3,17 +3,17 @@
 * ``hbm2`` (default): JEDEC HBM2 at 2 Gb/s/pin in pseudo-channel mode, as Ramulator 2.1 models
   it (``HBM2_8Gb`` + ``HBM2_2000Mbps``, HBM controller, FR-FCFS, all-bank refresh, open rows,
   ``RoBaRaCoCh`` with cache-line channel interleave): 16 channels x 2 pseudo-channels x 16 banks,
-  32-B bursts, 512 GB/s. Every number: HBM2-FACTS.md §1-§4.
+  32-B bursts, 512 GB/s. Every number: docs/hbm2-facts.md §1-§4.
 * ``hbm2-spatten-rtl``: what SpAtten's released RTL flow measures through Ramulator 2.0a
   (``HBM2_8Gb`` + ``HBM2_2Gbps``): CL = RCD = RP = 7, nBL = 4 applied per pseudo-channel (so a
   channel moves 32 B every 2 cycles: 16 GB/s, half of JEDEC), 2^15 rows, at most 16 outstanding
-  requests per channel (REFERENCE.md §3, HBM2-FACTS.md §6). nWR, nCWL, nWTR(S/L) are the
+  requests per channel (docs/spatten.md §3, docs/hbm2-facts.md §6). nWR, nCWL, nWTR(S/L) are the
   values of Ramulator 2.0a's ``HBM2_2Gbps`` preset (8, 2, 3/4) and nRTP its nRTPS (2), which
   2.0a applies to RD->PRE; its nRFC lookup is undefined for the preset's density, we use the
   8 Gb value 350. The 2-cycle ACT occupies the row bus but shifts no constraint (2.0a), and the
   first command may issue in the cycle a request is accepted (2.0a's latencies: nCL + nBL).
 * ``hbm2-legacy``: DRAMsim3's ``HBM2_8Gb_x128.ini``: legacy mode, 8 x 128-bit channels, 4 dies
-  as ranks sharing the bus, BL4 = 64-B bursts, ``rorabgbachco`` mapping (HBM2-FACTS.md §5).
+  as ranks sharing the bus, BL4 = 64-B bursts, ``rorabgbachco`` mapping (docs/hbm2-facts.md §5).
   Only the device is DRAMsim3's; the controller is ours (FR-FCFS as above), see
   docs/dram-validation.md.
 * ``ideal``: fixed latency and per-channel bandwidth (:class:`spatten_sim.hw.memory.IdealMemory`).

@@ -3,11 +3,11 @@
 From the JEDEC parameters of a :class:`~.config.DramConfig` this builds the table the controller
 kernel checks: for each pair (preceding command, following command) and scope (bank, bank group,
 rank, pseudo-channel, channel), the minimum distance in memory cycles. The rules are the JESD235
-array-access timings as Ramulator 2.1's HBM2 spec encodes them (HBM2-FACTS.md §2):
+array-access timings as Ramulator 2.1's HBM2 spec encodes them (docs/hbm2-facts.md §2):
 
 * an ACT occupies the row bus for ``act_bus_cycles`` (2) cycles; with ``act_timing_adjust`` the
   constraints that start at an ACT get +1 and those that end at an ACT get -1 (the ACT "happens"
-  on its second cycle), which gives the effective values listed in HBM2-FACTS.md §2
+  on its second cycle), which gives the effective values listed in docs/hbm2-facts.md §2
   (ACT->RD 15, ACT->PRE 35, PRE->ACT 13, REFab->ACT 349, ACT->REFab 49, RDA->ACT 18 ...);
 * the data bus of a pseudo-channel carries one burst every ``nBL`` cycles; column commands to the
   same bank group are ``nCCDL`` apart, to different groups ``nCCDS``;

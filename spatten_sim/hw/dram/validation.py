@@ -1,4 +1,4 @@
-"""Validation scenarios: the reference measurements of REFERENCE-NUMBERS.md, re-run on our model.
+"""Validation scenarios: the reference measurements of docs/dram-reference-numbers.md, re-run on our model.
 
 Each :class:`Scenario` fixes the five knobs the references disagree on (channel mode, timing
 preset, burst occupancy -- all three in the preset --, address mapping, request size) plus the
@@ -92,13 +92,13 @@ _R20A_8CH = {"channels": 8, "max_outstanding_per_channel": 0}
 _WHY_R20A_FRESH = (
     "2.0a's figure equals the all-row-conflict closed form exactly (nRP+nRCD+nCL+nBL = 25), so "
     "its run never found a bank closed; ours closes every bank at each all-bank refresh "
-    "(HBM2-FACTS.md §3) and with one request in flight most requests then find a closed bank "
+    "(docs/hbm2-facts.md §3) and with one request in flight most requests then find a closed bank "
     "(row miss, 18 cycles): lower latency, higher bandwidth"
 )
 
 
 def scenarios() -> list[Scenario]:
-    """The reference rows of REFERENCE-NUMBERS.md, in its order."""
+    """The reference rows of docs/dram-reference-numbers.md, in its order."""
     out: list[Scenario] = [
         Scenario(
             "r21-unloaded",
@@ -170,7 +170,7 @@ def scenarios() -> list[Scenario]:
         ("random", 0): (
             "cause not identified: bandwidth +13.5% while latency is within 7%; the other 2.0a "
             "random rows (16 and 64 outstanding) match, so the difference appears only when the "
-            "32-entry buffers are full, where 2.0a's scheduling details (not in HBM2-FACTS.md) "
+            "32-entry buffers are full, where 2.0a's scheduling details (not in docs/hbm2-facts.md) "
             "decide the order"
         ),
     }
@@ -214,7 +214,7 @@ def scenarios() -> list[Scenario]:
         ("random", 0, 61.4, 432.0),
     ]
     ctrl = (
-        "DRAMsim3's controller is not Ramulator's (HBM2-FACTS.md §5: per-bank command queues of 8 "
+        "DRAMsim3's controller is not Ramulator's (docs/hbm2-facts.md §5: per-bank command queues of 8 "
         "behind a 32-entry transaction queue); the preset pairs its device with our FR-FCFS "
         "controller. "
     )

@@ -1,6 +1,6 @@
 """The Q-K-V fetcher: address generator, crossbars and bitwidth converter, in front of DRAM.
 
-Hardware [P, REFERENCE.md §3; RTL MatrixFetcher.scala]: the address generator issues
+Hardware [P, docs/spatten.md §3; RTL MatrixFetcher.scala]: the address generator issues
 ``fetcher.address_issue_per_cycle`` (32) 32-B requests a cycle through the 32x16 address
 crossbar (at most one per channel per cycle, 64-entry address FIFOs: applied by the memory
 model's crossbar, :mod:`spatten_sim.hw.memory`); the data come back through the 16x32 data

@@ -1,6 +1,6 @@
 """probxV: the probability x V multiplier array and its adder tree.
 
-Hardware [P, REFERENCE.md §3]: 512 multipliers; each cycle one line of the value SRAM
+Hardware [P, docs/spatten.md §3]: 512 multipliers; each cycle one line of the value SRAM
 (``multipliers / head_dim`` V rows) times the broadcast probabilities: 8 (probability, V row)
 pairs a cycle at D = 64; depth multiplier (1) + tree (6) [RTL MultiplyValue.scala]. Its input
 FIFO holds ``probxv.input_fifo_depth`` elements (RTL StageMultiplyValue: a 64-entry queue of

@@ -1,6 +1,6 @@
 """QxK: the query-key multiplier array and its reconfigurable adder tree.
 
-Hardware [P, REFERENCE.md §3]: 512 12-bit multipliers; each cycle one line of the key SRAM
+Hardware [P, docs/spatten.md §3]: 512 12-bit multipliers; each cycle one line of the key SRAM
 (``multipliers`` words = ``multipliers / head_dim`` keys) is multiplied by the broadcast query
 and reduced by the adder tree: 8 scores a cycle at D = 64. Depth: the multiplier's latency (1)
 plus the tree's stages (6) [RTL DotProduct.scala, utils/ReductionTree.scala].

@@ -2,7 +2,7 @@
 
 Two implementations, picked by ``softmax.impl``:
 
-* ``two_pass`` -- the paper's design [P, REFERENCE.md §3; stage latencies from the official
+* ``two_pass`` -- the paper's design [P, docs/spatten.md §3; stage latencies from the official
   ``bert.cpp``]: pass 1 dequantizes (7 cycles, the scale folds in 1/sqrt(D)) and takes the exp
   by a 5th-order Taylor series on FP FMAs (21), accumulating the sum (23); pass 2 divides (29)
   and requantizes (7). Pass 2 needs the whole sum, so it is a barrier: it starts a query 23

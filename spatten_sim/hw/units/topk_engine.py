@@ -1,7 +1,7 @@
 """The top-k engines: local-V top-k per query (in the pipeline) and token/head top-k (between
 layers). The unit to change to try another top-k engine (register it in ``TOPK_IMPLS``).
 
-Hardware [P, REFERENCE.md §3; RTL TopK.scala, utils/QuickSelect.scala]: quick-select with a
+Hardware [P, docs/spatten.md §3; RTL TopK.scala, utils/QuickSelect.scala]: quick-select with a
 random pivot; two arrays of ``comparators`` (16) comparators (< pivot, > pivot), zero
 eliminators, FIFO_L/FIFO_R. A call over ``n`` elements costs the rounds the functional phase
 counted (``ceil(n/16) + 3`` cycles a round, recursing until the k-th element is isolated: the

@@ -1,8 +1,8 @@
 """Closed-form checks of the HBM2 model in the style of Ramulator 2.1's own validation suite.
 
-Expected values are computed from the JEDEC parameters of the preset (HBM2-FACTS.md §2), never
+Expected values are computed from the JEDEC parameters of the preset (docs/hbm2-facts.md §2), never
 typed in: a request is accepted at cycle a and its first command can issue at a + 1 (Ramulator
-2.1's controller, HBM2-FACTS.md §2 "ACT at arrival+1"); the ACT adjustment of the 2-cycle ACT
+2.1's controller, docs/hbm2-facts.md §2 "ACT at arrival+1"); the ACT adjustment of the 2-cycle ACT
 shifts ACT->RD by +1 and PRE->ACT by -1, which cancel in the conflict latency.
 """
 
@@ -19,7 +19,7 @@ from spatten_sim.hw.dram.mapping import AddressMapper
 
 HBM2 = DRAM_PRESETS["hbm2"]
 #: pass-through streaming mapping: consecutive 32-B blocks alternate pseudo-channel, then bank
-#: group, then column (HBM2-FACTS.md §4: PC and BG bits below the column)
+#: group, then column (docs/hbm2-facts.md §4: PC and BG bits below the column)
 STREAM_MAPPING = "RoBkCoBgPcCh"
 
 
@@ -48,7 +48,7 @@ def test_unloaded_latencies(preset: str) -> None:
 
 
 def test_hbm2_unloaded_figures_match_facts() -> None:
-    """HBM2-FACTS.md §2: row hit 17, closed bank 32, row conflict 45 cycles."""
+    """docs/hbm2-facts.md §2: row hit 17, closed bank 32, row conflict 45 cycles."""
     mem = DramMemory(dataclasses.replace(HBM2, refresh=False))
     mp = AddressMapper(HBM2)
     assert _one(mem, 0, 10) == 32

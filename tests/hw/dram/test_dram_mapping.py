@@ -1,4 +1,4 @@
-"""Address mappers: the bit layouts of HBM2-FACTS.md §4 and DRAMsim3's rorabgbachco."""
+"""Address mappers: the bit layouts of docs/hbm2-facts.md §4 and DRAMsim3's rorabgbachco."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Our HBM2 model against the reference figures of REFERENCE-NUMBERS.md (issue 4 tolerances:
+"""Our HBM2 model against the reference figures of docs/dram-reference-numbers.md (issue 4 tolerances:
 bandwidth within 10%, mean latency within 15%). Rows that cannot be matched carry the reason
 (docs/dram-validation.md); they are run by the docs, not asserted here."""
 
