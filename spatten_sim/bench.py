@@ -128,25 +128,19 @@ def _stream(key: str, progress: Callable[[str], None]) -> Path:
 
 def resolve_input(key: str, progress: Callable[[str], None]) -> Path:
     """The file behind an input key (``trace:NAME``, ``csv:NAME``, ``made:NAME``, ``stream:``)."""
-    from spatten_sim.validate.context import (
-        GPT2_MEDIUM_CSV,
-        GPT2_SMALL_CSV,
-        official_csv_path,
-        repo_root,
-    )
+    from spatten_sim.shipped import find_input, official_workload
 
     kind, _, name = key.partition(":")
     if kind == "trace":
-        p = repo_root() / "traces" / f"{name}.npz"
-        if not p.exists():
-            raise SpattenError(f"bench: shipped trace {p} not found")
+        p = find_input(name)
+        if p is None:
+            raise SpattenError(f"bench: shipped trace {name} not found (is the install complete?)")
         return p
     if kind == "csv":
-        csv = official_csv_path(GPT2_MEDIUM_CSV if name == "gpt2-medium" else GPT2_SMALL_CSV)
+        csv = official_workload(name)
         if csv is None:
             raise SpattenError(
-                "bench: the official workload CSVs were not found (set SPATTEN_SHARED to the "
-                "folder holding spatten/workloads/)"
+                f"bench: the official workload {name} was not found (is the install complete?)"
             )
         return csv
     if kind == "made":

@@ -23,12 +23,6 @@ import yaml
 from spatten_sim.errors import ConfigError
 from spatten_sim.yamlfile import read_yaml
 
-#: folder of the shipped presets (repository checkout or installed package data)
-PRESET_DIRS = (
-    Path(__file__).resolve().parent.parent / "hw_configs",
-    Path(__file__).resolve().parent / "data" / "hw_configs",
-)
-
 
 # ---------------------------------------------------------------------------------------------
 # hardware sections
@@ -290,13 +284,11 @@ def _deep_merge(base: dict, over: dict) -> dict:
 
 
 def find_preset(name: str) -> Path | None:
-    """The path of a shipped preset (``spatten``, ``spatten.yaml``), or None."""
-    fname = name if name.endswith((".yaml", ".yml")) else f"{name}.yaml"
-    for d in PRESET_DIRS:
-        p = d / fname
-        if p.is_file():
-            return p
-    return None
+    """The path of a shipped preset (``spatten``, ``spatten.yaml``, ``ablation/1_dedicated``),
+    or None (see :mod:`spatten_sim.shipped`)."""
+    from spatten_sim.shipped import find_preset as _find
+
+    return _find(name)
 
 
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
@@ -371,7 +363,9 @@ def load_config(path: str | Path, sets: typing.Iterable[str] | dict[str, Any] = 
     if not p.is_file():
         preset = find_preset(str(path))
         if preset is None:
-            raise ConfigError(f"{path}: no such file or shipped preset")
+            raise ConfigError(
+                f"{path}: no such file or shipped preset (`spatten-sim presets` lists them)"
+            )
         p = preset
     data = _read_yaml(p.resolve())
     data = apply_sets(data, sets)

@@ -8,7 +8,7 @@ official SpAtten workload CSV (``.csv``: replayed with the official driver's map
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,9 @@ def load_workload(
     cfg: HwConfig, path: str | Path, progress: Callable[[str], None] | None = None
 ) -> tuple[Workload, str]:
     """Build the workload of ``path`` (trace or official CSV); returns it and its kind."""
-    p = Path(path)
-    if not p.exists():
-        raise SpattenError(f"{p}: no such file")
+    from spatten_sim.shipped import resolve_input
+
+    p = resolve_input(path)
     if p.suffix == ".csv":
         from spatten_sim.workload_csv import load_official_csv
 
@@ -66,6 +66,7 @@ def simulate(
     progress: Callable[[str], None] | None = None,
     record_timeline: bool = False,
     input_kind: str | None = None,
+    provenance_extra: Mapping[str, Any] | None = None,
 ) -> Report:
     """Simulate ``input_path`` on ``config`` (an :class:`HwConfig`, a YAML path or a preset
     name, with optional ``--set`` style overrides) and return the :class:`Report`.
@@ -74,11 +75,19 @@ def simulate(
     over hardware-only parameters reuse one workload). ``record_timeline`` keeps every unit's
     busy/stall intervals (``Report.timeline``, written as ``timeline.csv``). ``input_kind``
     names what a handed-in ``workload`` was built from (``trace``, ``official-csv``).
+
+    The report's ``provenance`` section (:func:`spatten_sim.provenance.build_provenance`: version,
+    code fingerprint, git commit, input SHA-256, the resolved configuration and its SHA-256,
+    ``sets``, command line, timestamp) is computed here; ``provenance_extra`` adds to or replaces
+    its entries (the CLI passes ``sets`` and ``command_line``; a sweep its known
+    ``input_sha256``).
     """
     from spatten_sim.energy import compute_energy, load_energy_table
     from spatten_sim.hw.accelerator import run_timing
+    from spatten_sim.provenance import build_provenance
 
     cfg = config if isinstance(config, HwConfig) else load_config(config, sets)
+    provenance = build_provenance(cfg, input_path, sets=sets, extra=provenance_extra)
     table = load_energy_table(cfg.energy.table)
     wall: dict[str, float] = {}
     cpu: dict[str, float] = {}
@@ -124,4 +133,5 @@ def simulate(
         wall=wall,
         perf=perf,
         timeline=timing.timeline,
+        provenance=provenance,
     )

@@ -9,18 +9,12 @@ import pytest
 
 from spatten_sim.config import load_config
 from spatten_sim.errors import WorkloadError
+from spatten_sim.shipped import official_workload
 from spatten_sim.workload_csv import COLUMNS, load_official_csv
 
-WORKLOADS = Path(__file__).resolve().parents[2] / "shared" / "spatten" / "workloads"
-if not WORKLOADS.is_dir():  # the checkout lives beside ../shared
-    WORKLOADS = Path("/work/shared/spatten/workloads")
-SMALL = WORKLOADS / "summary-gpt2-small-wikitext2-per8.csv"
-MEDIUM = WORKLOADS / (
-    "summary-gpt2-medium-wikitext2-per0-hp-step5+dedic+glob_p+local_p+hp+topk+quant.csv"
-)
-needs_files = pytest.mark.skipif(
-    not (SMALL.is_file() and MEDIUM.is_file()), reason="official workload CSVs not present"
-)
+SMALL = official_workload("gpt2-small")
+MEDIUM = official_workload("gpt2-medium")
+assert SMALL is not None and MEDIUM is not None, "the official workloads ship with the package"
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +32,6 @@ def medium(cfg):
     return load_official_csv(MEDIUM, cfg)
 
 
-@needs_files
 def test_small_shape_and_keys_per_layer(small):
     assert (small.n_layers, small.n_heads, small.head_dim) == (12, 12, 64)
     assert (small.prompt_tokens, small.generated_tokens) == (992, 32)
@@ -52,7 +45,6 @@ def test_small_shape_and_keys_per_layer(small):
     assert [lj.tokens_total for lj in small.layers if lj.layer == 0] == list(range(993, 1025))
 
 
-@needs_files
 def test_small_bit_mapping_rounding_and_requant(small):
     hj = list(small.head_jobs())
     assert all(h.stage == "generation" and h.n_queries == 1 for h in hj)
@@ -72,7 +64,6 @@ def test_small_bit_mapping_rounding_and_requant(small):
     assert np.all(cyc[1::2] == 0) and np.all(cyc[0::2] > 0)
 
 
-@needs_files
 def test_small_token_topk_calls(small):
     calls = [(lj.iteration, lj.layer, lj.token_topk) for lj in small.layers if lj.token_topk]
     assert len(calls) == 124
@@ -81,7 +72,6 @@ def test_small_token_topk_calls(small):
     assert all(c.cycles > 0 and c.k <= c.n for _, _, c in calls)
 
 
-@needs_files
 def test_key_ids_nested_and_never_restored(small):
     keys = {}
     for lj in small.layers:
@@ -101,7 +91,6 @@ def test_key_ids_nested_and_never_restored(small):
             assert inside - {new} <= keys[(it - 1, layer)]
 
 
-@needs_files
 def test_medium_heads_forced_lsb_and_values(medium):
     assert (medium.n_layers, medium.n_heads) == (24, 16)
     for lj in medium.layers:
@@ -117,7 +106,6 @@ def test_medium_heads_forced_lsb_and_values(medium):
     assert medium.notes["forced_requant_rows"] == len(hj)
 
 
-@needs_files
 def test_import_is_deterministic_and_seeded(cfg, small):
     again = load_official_csv(SMALL, cfg)
     for a, b in zip(small.head_jobs(), again.head_jobs(), strict=True):

@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "plot": "plot",
     "report": "report",
     "bench": "bench",
+    "presets": "presets",
 }
 
 

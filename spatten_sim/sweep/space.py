@@ -7,9 +7,10 @@ A space file::
     base: spatten                       # a shipped preset or a YAML path (relative to this file)
     sets:                               # optional fixed overrides, applied before the axes
       memory.preset: hbm2
-    traces:                             # files, globs, official CSVs, or extraction recipes
+    traces:                             # files, globs, shipped names, or extraction recipes
       - ../../traces/minilm-sst-25.npz
-      - ${SHARED}/spatten/workloads/*.csv
+      - gpt2-small                      # a shipped trace or workload (`spatten-sim presets`)
+      - ${DATA}/workloads/*.csv           # ${VAR}: an environment variable
       - {extract: {model: minilm, text: sst, sample: 3, tokens: 64}}
     axes:                               # the cartesian product, in file order
       topk.comparators: [1, 2, 4, 8, 16]            # a list
@@ -27,9 +28,9 @@ end points give rounded, de-duplicated integers). Constraints are arithmetic/com
 expressions over any key path of the resolved configuration (``and``, ``or``, ``not``, ``min``,
 ``max``, ``abs`` allowed); they are evaluated after the base, ``sets`` and the point's values.
 
-Paths are resolved relative to the space file. ``${VAR}`` expands environment variables; ``${SHARED}``
-defaults to the ``shared/`` folder beside the checkout (the first ``shared`` directory found next to
-the space file's folder or one of its ancestors).
+Paths are resolved relative to the space file; ``${VAR}`` expands environment variables. A name
+with no folder that is not a file there (``minilm-sst-25``, ``gpt2-small``) is a shipped trace or
+official workload (:mod:`spatten_sim.shipped`).
 
 Every problem is a :class:`SpattenError` with one line naming the key (``axes.topk.comparators:
 ...``).
@@ -123,24 +124,9 @@ class Space:
 
 # ---------------------------------------------------------------------------------------------
 # paths
-def _shared_default(start: Path) -> str | None:
-    for d in (start, *start.parents):
-        cand = d / "shared"
-        if cand.is_dir() and d != start:
-            return str(cand)
-        sib = d.parent / "shared"
-        if sib.is_dir():
-            return str(sib)
-    return None
-
-
 def expand_path(raw: str, base_dir: Path, key: str) -> str:
-    """Expand ``${VAR}`` (``${SHARED}`` has a default) and ``~``; relative to ``base_dir``."""
+    """Expand ``${VAR}`` (environment variables) and ``~``; relative to ``base_dir``."""
     env = dict(os.environ)
-    if "SHARED" not in env:
-        shared = _shared_default(base_dir.resolve())
-        if shared:
-            env["SHARED"] = shared
 
     def sub(m: re.Match[str]) -> str:
         var = m.group(1) or m.group(2)
@@ -400,6 +386,12 @@ def _parse_inputs(items: Any, base_dir: Path) -> tuple[Path | Recipe, ...]:
             paths = [Path(h) for h in hits]
         else:
             paths = [Path(pattern)]
+            if not paths[0].exists():
+                from spatten_sim.shipped import find_input
+
+                shipped = find_input(item)  # a shipped trace or workload by name
+                if shipped is not None:
+                    paths = [shipped]
         for p in paths:
             if not p.is_file():
                 raise SpaceError(f"{where}: {item!r}: no such file ({p})")

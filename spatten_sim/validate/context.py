@@ -1,8 +1,8 @@
 """Where the validation inputs live, and a per-run cache of simulations.
 
-The official workloads live in ``shared/spatten/workloads/`` beside the repository
-(``<repo>/../shared``), or wherever ``SPATTEN_SHARED`` points. The shipped traces live in
-``<repo>/traces/``. The full (non-quick) run also uses a SmolLM2 992+32 trace made on first use
+The official workloads and the small traces ship with the package (:mod:`spatten_sim.shipped`);
+``$SPATTEN_SIM_WORKLOADS`` may point at another folder holding the official CSVs (an empty folder
+shows what ``validate`` does when they are missing). The full (non-quick) run also uses a SmolLM2 992+32 trace made on first use
 by ``spatten-sim trace`` into ``$SPATTEN_SIM_CACHE/traces/`` (default ``~/.cache/spatten-sim``).
 
 A :class:`Context` belongs to one validation run: it caches every simulation by (configuration,
@@ -34,23 +34,33 @@ GPT2_SMALL_CSV = "summary-gpt2-small-wikitext2-per8.csv"
 
 
 def repo_root() -> Path:
-    """The checkout holding this package (``spatten_sim/..``)."""
+    """The checkout holding this package (``spatten_sim/..``); in an installed wheel this is
+    ``site-packages``, so use it only for files that exist only in a checkout (docs, plots)."""
     return Path(__file__).resolve().parents[2]
 
 
-def shared_dir() -> Path:
-    """``$SPATTEN_SHARED`` if set, else ``<repo>/../shared``."""
-    env = os.environ.get("SPATTEN_SHARED")
-    return Path(env) if env else repo_root().parent / "shared"
+def in_checkout() -> bool:
+    """Whether this package runs from a git checkout (its ``pyproject.toml`` beside it)."""
+    root = repo_root()
+    return (root / "pyproject.toml").is_file() and (root / "spatten_sim").is_dir()
 
 
-def workloads_dir() -> Path:
-    return shared_dir() / "spatten" / "workloads"
+def workloads_dir() -> Path | None:
+    """The folder of the official workload CSVs: ``$SPATTEN_SIM_WORKLOADS`` or the shipped one."""
+    env = os.environ.get("SPATTEN_SIM_WORKLOADS")
+    if env:
+        return Path(env)
+    from spatten_sim.shipped import official_dir
+
+    return official_dir()
 
 
 def official_csv_path(name: str) -> Path | None:
-    """An official workload CSV by file name, or None when shared/ is not there."""
-    p = workloads_dir() / name
+    """An official workload CSV by file name, or None when it is not there."""
+    d = workloads_dir()
+    if d is None:
+        return None
+    p = d / name
     return p if p.is_file() else None
 
 
@@ -96,9 +106,11 @@ def trace_info(path: Path) -> TraceInfo:
 
 
 def shipped_traces() -> tuple[TraceInfo, ...]:
-    """The traces in ``<repo>/traces/`` (sorted by name; empty if none ship)."""
-    d = repo_root() / "traces"
-    return tuple(trace_info(p) for p in sorted(d.glob("*.npz"))) if d.is_dir() else ()
+    """The shipped traces (``traces/`` (sorted by name; empty if none ship)."""
+    from spatten_sim.shipped import traces_dir
+
+    d = traces_dir()
+    return tuple(trace_info(p) for p in sorted(d.glob("*.npz"))) if d is not None else ()
 
 
 def full_decoder_trace(progress: Callable[[str], None]) -> tuple[Path | None, str]:

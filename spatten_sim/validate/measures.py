@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spatten_sim.validate.context import GPT2_MEDIUM_CSV, GPT2_SMALL_CSV, Context, cache_dir
+from spatten_sim.validate.context import (
+    GPT2_MEDIUM_CSV,
+    GPT2_SMALL_CSV,
+    Context,
+    cache_dir,
+    workloads_dir,
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,8 @@ def _csv(ctx: Context, name: str = GPT2_MEDIUM_CSV) -> Path:
     p = ctx.official_csv(name)
     if p is None:
         raise MissingInput(
-            f"official workload {name} not found (set SPATTEN_SHARED or put shared/ beside the repo)"
+            f"official workload {name} not found in {workloads_dir()} "
+            "(the package ships it; $SPATTEN_SIM_WORKLOADS overrides the folder)"
         )
     return p
 

@@ -96,6 +96,9 @@ class RowResult:
     tolerance: str
     verdict: Verdict
     note: str
+    #: why a row this mode promises could not be computed (an input or module missing, the
+    #: simulator refused); empty when it was computed or is not promised in this mode
+    missing: str = ""
 
     def to_dict(self) -> dict:
         return {
@@ -109,6 +112,7 @@ class RowResult:
             "note": self.note,
             "key": self.key,
             "group": self.group,
+            "missing": self.missing,
         }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,16 +66,21 @@ PAPER_POWER_W = (1.36, 1.24, 5.71)
 
 
 def measure_row(spec: RowSpec, ctx: Context) -> RowResult:
-    """Measure and judge one row; a missing input or module makes it ``info`` with a note."""
+    """Measure and judge one row; a missing input or module makes it ``info`` with a note, and
+    sets :attr:`RowResult.missing` (``validate`` reports those rows and exits 3)."""
     try:
         got = spec.measure(ctx)
     except m.MissingInput as exc:
-        got = m.Measured(None, f"input missing: {exc}")
+        why = f"input missing: {exc}"
+    except NotRun as exc:
+        why = f"not run: {exc}"
     except ModuleNotFoundError as exc:
-        got = m.Measured(None, f"not available yet: module {exc.name} is missing")
+        why = f"module {exc.name} is missing"
     except SpattenError as exc:
-        got = m.Measured(None, f"simulator refused: {exc}")
-    return judge(spec, got)
+        why = f"simulator refused: {exc}"
+    else:
+        return judge(spec, got)
+    return dataclasses.replace(judge(spec, m.Measured(None, why)), missing=why)
 
 
 def _safe(fn: Callable[[], object]) -> object | None:

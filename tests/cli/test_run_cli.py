@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,8 +15,7 @@ from spatten_sim.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACE = ROOT / "traces" / "minilm-sst-25.npz"
-SHARED = Path(os.environ.get("SPATTEN_SHARED", ROOT.parent / "shared"))
-SMALL_CSV = SHARED / "spatten" / "workloads" / "summary-gpt2-small-wikitext2-per8.csv"
+SMALL_CSV = ROOT / "traces" / "official" / "summary-gpt2-small-wikitext2-per8.csv"
 
 
 def test_help_lists_every_command(capsys):
@@ -106,11 +104,9 @@ def test_a_corrupt_trace_is_refused(tmp_path, capsys):
     assert "bad.npz" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(
-    not SMALL_CSV.is_file(), reason="../shared/spatten/workloads is not beside the checkout"
-)
-def test_official_csv_replays(capsys):
-    assert main(["run", "spatten", str(SMALL_CSV), "--json", "-", "-q"]) == 0
+@pytest.mark.parametrize("name", [str(SMALL_CSV), "gpt2-small"])
+def test_official_csv_replays(capsys, name):
+    assert main(["run", "spatten", name, "--json", "-", "-q"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["input"]["kind"] == "official-csv"
     assert r["fidelity"] is None

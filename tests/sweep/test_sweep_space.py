@@ -70,20 +70,25 @@ def test_product_zip_constraints_and_order(write_space):
         assert pt.config["memory"]["channels"] == dict(pt.values)["memory.channels"]
 
 
-def test_relative_and_shared_paths(tmp_path, monkeypatch):
-    (tmp_path / "shared" / "w").mkdir(parents=True)
-    (tmp_path / "shared" / "w" / "a.csv").write_text("x\n")
-    (tmp_path / "shared" / "w" / "b.csv").write_text("x\n")
+def test_relative_env_and_shipped_paths(tmp_path, monkeypatch):
+    (tmp_path / "data" / "w").mkdir(parents=True)
+    (tmp_path / "data" / "w" / "a.csv").write_text("x\n")
+    (tmp_path / "data" / "w" / "b.csv").write_text("x\n")
     repo = tmp_path / "main" / "hw_configs" / "sweeps"
     repo.mkdir(parents=True)
     (repo / "t.npz").write_bytes(b"x")
     sp = repo / "s.yaml"
-    sp.write_text("base: spatten\ntraces: [t.npz, '${SHARED}/w/*.csv', ../../../shared/w/a.csv]\n")
-    monkeypatch.delenv("SHARED", raising=False)
+    sp.write_text(
+        "base: spatten\ntraces: [t.npz, '${DATA}/w/*.csv', ../../../data/w/a.csv, minilm-sst-25]\n"
+    )
+    monkeypatch.setenv("DATA", str(tmp_path / "data"))
     space = load_space(sp)
     names = [p.name for p in space.inputs]
-    assert names == ["t.npz", "a.csv", "b.csv"]  # duplicates listed once
-    monkeypatch.setenv("SHARED", str(tmp_path / "nowhere"))
+    assert names == ["t.npz", "a.csv", "b.csv", "minilm-sst-25.npz"]  # duplicates listed once
+    monkeypatch.delenv("DATA")
+    with pytest.raises(SpaceError, match=r"traces\[1\].*DATA is not set"):
+        load_space(sp)
+    monkeypatch.setenv("DATA", str(tmp_path / "nowhere"))
     with pytest.raises(SpaceError, match=r"traces\[1\]"):
         load_space(sp)
 

@@ -1,7 +1,10 @@
-"""Locating ../shared (and SPATTEN_SHARED); rows needing a missing input become info."""
+"""Where validation finds its inputs, and what it does when one is missing: loud, not silent."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,19 +13,24 @@ from spatten_sim.validate import context
 from spatten_sim.validate.runner import run_validation
 
 
-def test_shared_beside_the_repo(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SPATTEN_SHARED", raising=False)
-    assert context.shared_dir() == context.repo_root().parent / "shared"
-    assert (context.repo_root() / "spatten_sim" / "validate").is_dir()
+def test_the_official_workloads_ship(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPATTEN_SIM_WORKLOADS", raising=False)
+    d = context.workloads_dir()
+    assert d is not None and d.is_dir()
+    assert context.official_csv_path(context.GPT2_MEDIUM_CSV) is not None
+    assert context.official_csv_path(context.GPT2_SMALL_CSV) is not None
 
 
 def test_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("SPATTEN_SHARED", str(tmp_path))
-    assert context.workloads_dir() == tmp_path / "spatten" / "workloads"
+    monkeypatch.setenv("SPATTEN_SIM_WORKLOADS", str(tmp_path))
+    assert context.workloads_dir() == tmp_path
+    assert context.official_csv_path(context.GPT2_SMALL_CSV) is None
 
 
-def test_missing_shared_gives_info_rows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("SPATTEN_SHARED", str(tmp_path / "nowhere"))
+def test_missing_workloads_mark_rows_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SPATTEN_SIM_WORKLOADS", str(tmp_path / "nowhere"))
     v = run_validation(
         quick=False,  # these rows read only the official CSVs: no trace is made
         only=lambda s: s.key.startswith(("latency.", "dse.", "throughput.gpt2", "bound.medium")),
@@ -31,9 +39,42 @@ def test_missing_shared_gives_info_rows(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert len(v.rows) >= 5
     for r in v.rows:
         assert r.verdict == "info" and r.ours is None, r.key
-        assert "not found" in r.note, r.note
+        assert "not found" in r.note and r.missing == r.note, r.note
 
 
-def test_official_workloads_present_here() -> None:
-    # CI runs with ../shared beside the checkout: the CSV rows must not silently go info there
-    assert context.official_csv_path(context.GPT2_MEDIUM_CSV) is not None
+def _validate(args: list[str], env_dir: Path | None, cwd: Path) -> subprocess.CompletedProcess:
+    import os
+
+    env = dict(os.environ)
+    env.pop("SPATTEN_SIM_WORKLOADS", None)
+    if env_dir is not None:
+        env["SPATTEN_SIM_WORKLOADS"] = str(env_dir)
+    cmd = [sys.executable, "-m", "spatten_sim", "validate", "--quick", "--no-figures", "-q"]
+    return subprocess.run(
+        cmd + args, capture_output=True, text=True, cwd=cwd, env=env, check=False, timeout=600
+    )
+
+
+def test_cli_missing_rows_exit_3_and_are_listed(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    only = ["--only", "throughput.gpt2_small_csv", "--only", "dram.lsb_refetch_csv"]
+    res = _validate([*only, "-o", str(tmp_path / "v"), "--json", "-"], empty, tmp_path)
+    assert res.returncode == 3, res.stderr
+    assert "2 row(s) of the quick run could not be computed" in res.stderr
+    assert "throughput.gpt2_small_csv: input missing" in res.stderr
+    rows = json.loads(res.stdout)
+    assert {r["key"] for r in rows if r["missing"]} == {
+        "throughput.gpt2_small_csv",
+        "dram.lsb_refetch_csv",
+    }
+    res = _validate([*only, "-o", str(tmp_path / "v2"), "--allow-missing"], empty, tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "could not be computed" in res.stderr  # still said, just not fatal
+
+
+def test_cli_nothing_missing_exits_0(tmp_path: Path) -> None:
+    only = ["--only", "throughput.gpt2_small_csv", "--only", "throughput.encoders"]
+    res = _validate([*only, "-o", str(tmp_path / "v")], None, tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "could not be computed" not in res.stderr

@@ -1,0 +1,7 @@
+"""``python -m spatten_sim``: the same as the ``spatten-sim`` command."""
+
+import sys
+
+from spatten_sim.cli import main
+
+sys.exit(main())
