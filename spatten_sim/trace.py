@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from spatten_sim.errors import TraceError
+from spatten_sim.errors import SpattenError, TraceError
+from spatten_sim.limits import check_count
 
 FORMAT_VERSION = 1
 
@@ -173,6 +174,40 @@ def save_trace(trace: Trace, path: str | Path) -> Path:
     return path
 
 
+#: metadata counts and the limit (spatten_sim.limits) each is checked against
+_META_LIMITS = (
+    ("n_layers", "layers"),
+    ("n_heads", "heads"),
+    ("n_kv_heads", "heads"),
+    ("head_dim", "head_dim"),
+    ("tokens", "tokens"),
+)
+#: deepest nesting of the metadata JSON (the format's own fields are at most 3 deep)
+MAX_META_DEPTH = 16
+
+
+def _json_depth(text: str) -> int:
+    """Deepest bracket nesting of a JSON text (outside strings), without parsing it."""
+    depth = deepest = 0
+    in_str = esc = False
+    for ch in text:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def _fail(path: Path | str, msg: str) -> TraceError:
     return TraceError(f"{path}: {msg}")
 
@@ -239,6 +274,12 @@ def _read_members(path: Path, cap: int) -> dict[str, np.ndarray]:
                     a = np.lib.format.read_array(fh, allow_pickle=False)
             except TraceError:
                 raise
+            except NotImplementedError as exc:  # deflate64, bzip2/lzma without the module
+                raise _fail(
+                    path, f"cannot read '{name}': {exc} (write it with numpy.savez)"
+                ) from None
+            except RuntimeError as exc:  # "File ... is encrypted, password required"
+                raise _fail(path, f"cannot read '{name}': {str(exc).splitlines()[0]}") from None
             except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                 msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise _fail(
@@ -262,9 +303,12 @@ def load_trace(path: str | Path, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Tr
     if not path.is_file():
         raise _fail(path, "not a regular file")
     arrays = _read_members(path, max_elements)
+    meta_text = str(arrays.pop("meta"))
+    if _json_depth(meta_text) > MAX_META_DEPTH:
+        raise _fail(path, f"'meta' JSON is nested deeper than {MAX_META_DEPTH} levels")
     try:
-        meta_dict = json.loads(str(arrays.pop("meta")))
-    except ValueError as exc:
+        meta_dict = json.loads(meta_text)
+    except (ValueError, RecursionError) as exc:
         raise _fail(path, f"'meta' is not valid JSON ({exc})") from None
     meta = _meta_from_dict(path, meta_dict)
     trace = Trace(meta=meta, **arrays)
@@ -306,6 +350,11 @@ def validate_trace(trace: Trace, path: str | Path = "<trace>") -> None:
     for n in ("n_layers", "n_heads", "n_kv_heads", "head_dim", "tokens"):
         if getattr(m, n) < 1:
             raise _fail(path, f"metadata {n} must be >= 1, got {getattr(m, n)}")
+    for n, lim in _META_LIMITS:
+        try:
+            check_count(lim, getattr(m, n), f"metadata {n}")
+        except SpattenError as exc:
+            raise _fail(path, str(exc)) from None
     if m.n_heads % m.n_kv_heads:
         raise _fail(path, f"n_heads {m.n_heads} is not a multiple of n_kv_heads {m.n_kv_heads}")
     if (

@@ -51,7 +51,8 @@ import numpy as np
 
 from spatten_sim.algo.topk import official_topk_latency
 from spatten_sim.config import HwConfig
-from spatten_sim.errors import WorkloadError
+from spatten_sim.errors import SpattenError, WorkloadError
+from spatten_sim.limits import LIMITS, check_count, check_index
 from spatten_sim.workload import Bits, HeadJob, LayerJob, TopkCall, Workload, dense_attention_ops
 
 __all__ = ["COLUMNS", "OfficialRow", "load_official_csv", "read_official_rows"]
@@ -174,6 +175,18 @@ def _parse_row(path: Path, line: int, rec: dict[str, str]) -> OfficialRow:
     return row
 
 
+#: limit (spatten_sim.limits) of every count column, checked before anything is built from it
+_COUNT_LIMITS = (
+    ("iteration_id", "iterations", True),
+    ("layer_id", "layers", True),
+    ("head_id", "heads", True),
+    ("head_dim", "head_dim", False),
+    ("sentence_length", "tokens", False),
+)
+#: the official files are ~1 MB; a CSV past this is refused before it is read
+MAX_CSV_BYTES = 1 << 30
+
+
 def _check_row(path: Path, r: OfficialRow) -> None:
     where = f"line {r.line}"
     for name in ("iteration_id", "layer_id", "head_id"):
@@ -183,6 +196,14 @@ def _check_row(path: Path, r: OfficialRow) -> None:
         raise _fail(path, f"{where}: embedding_length_D must be >= 1, got {r.head_dim}")
     if r.sentence_length < 1:
         raise _fail(path, f"{where}: sentence_length_L must be >= 1, got {r.sentence_length}")
+    for attr, lim, is_index in _COUNT_LIMITS:
+        col = {"head_dim": "embedding_length_D", "sentence_length": "sentence_length_L"}.get(
+            attr, attr
+        )
+        try:
+            (check_index if is_index else check_count)(lim, getattr(r, attr), col)
+        except SpattenError as exc:
+            raise _fail(path, f"{where}: {exc}") from None
     if not 1 <= r.key_fetch_num <= r.sentence_length:
         raise _fail(
             path,
@@ -214,6 +235,12 @@ def read_official_rows(path: str | Path) -> tuple[list[OfficialRow], str]:
     if not p.is_file():
         raise _fail(p, "no such file")
     try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise _fail(p, f"cannot read the file ({exc.strerror or exc})") from None
+    if size > MAX_CSV_BYTES:
+        raise _fail(p, f"{size:,} B: at most {MAX_CSV_BYTES:,} B for a workload CSV")
+    try:
         text = p.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise _fail(p, f"cannot read the file ({exc})") from None
@@ -240,10 +267,29 @@ def read_official_rows(path: str | Path) -> tuple[list[OfficialRow], str]:
             except ValueError:
                 provenance = first
                 continue
-        rows.append(_parse_row(p, line, rec))
+        if len(rows) >= LIMITS["rows"].hi:
+            raise _fail(p, f"line {line}: more than {LIMITS['rows'].hi:,} rows")
+        row = _parse_row(p, line, rec)
+        if rows:
+            _check_order(p, rows[-1], row)
+        rows.append(row)
     if not rows:
         raise _fail(p, "no workload rows after the header")
     return rows, provenance
+
+
+def _check_order(path: Path, prev: OfficialRow, r: OfficialRow) -> None:
+    """Rows come in the official order: by iteration, then layer, then head, each increasing
+    (the driver replays them in file order, so another order would be another workload)."""
+    a = (prev.iteration_id, prev.layer_id, prev.head_id)
+    b = (r.iteration_id, r.layer_id, r.head_id)
+    if b <= a:
+        what = "repeats" if b == a else "comes before"
+        raise _fail(
+            path,
+            f"line {r.line}: (iteration_id, layer_id, head_id) {b} {what} line {prev.line}'s "
+            f"{a}: rows must be sorted by iteration, layer, head",
+        )
 
 
 def _ceil8(n: int) -> int:
@@ -295,6 +341,10 @@ def load_official_csv(path: str | Path, cfg: HwConfig) -> Workload:
     head_dim = dims.pop()
     n_layers = max(r.layer_id for r in rows) + 1
     n_heads = max(r.head_id for r in rows) + 1
+    try:
+        check_count("layer_heads", n_layers * n_heads, f"{n_layers} layers x {n_heads} heads")
+    except SpattenError as exc:
+        raise _fail(p, str(exc)) from None
     iterations = sorted({r.iteration_id for r in rows})
     if iterations != list(range(len(iterations))):
         raise _fail(p, f"iteration_id must run 0..N-1 without gaps, got {iterations[:5]}...")

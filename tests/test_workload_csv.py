@@ -158,9 +158,25 @@ def test_tiny_valid_file_imports(tmp_path, cfg):
             + GOOD_ROW.replace("0,0,0,", "0,1,0,", 1)
             + "\n"
             + GOOD_ROW.replace("0,0,0,", "0,0,1,", 1),
-            "not contiguous",
+            r"\(0, 0, 1\) comes before line 3's \(0, 1, 0\): rows must be sorted",
         ),
-        (",".join(COLUMNS) + "\n" + GOOD_ROW + "\n" + GOOD_ROW, "appears twice"),
+        (",".join(COLUMNS) + "\n" + GOOD_ROW + "\n" + GOOD_ROW, r"\(0, 0, 0\) repeats"),
+        (
+            ",".join(COLUMNS) + "\n" + GOOD_ROW.replace("0,0,0,", "0,0,1000000000,", 1),
+            "line 2: head_id 1000000000: at most 4,096 heads",
+        ),
+        (
+            ",".join(COLUMNS) + "\n" + GOOD_ROW.replace("0,0,0,", "0,1e20,0,", 1),
+            "line 2: layer_id .*: at most 1,024 layers",
+        ),
+        (
+            ",".join(COLUMNS) + "\n" + GOOD_ROW.replace(",5,5,", ",1000000000000,5,", 1),
+            "line 2: sentence_length_L 1000000000000: at most 1,048,576 tokens",
+        ),
+        (
+            ",".join(COLUMNS) + "\n" + GOOD_ROW.replace("0,0,0,", "1000000,0,0,", 1),
+            "line 2: iteration_id 1000000: at most 65,536 iterations",
+        ),
     ],
 )
 def test_bad_files_refused_with_one_line(tmp_path, cfg, text, match):
