@@ -162,10 +162,14 @@ def save_trace(trace: Trace, path: str | Path) -> Path:
         arrays["bias"] = trace.bias
     if trace.token_ids is not None:
         arrays["token_ids"] = trace.token_ids
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from spatten_sim.files import atomic_output
+
     # Written member by member (rather than np.savez_compressed) so the zip timestamps are fixed
-    # and the file is bit-identical across runs.
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    # and the file is bit-identical across runs; through a temporary file, renamed when whole.
+    with (
+        atomic_output(path) as tmp,
+        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf,
+    ):
         for name, a in arrays.items():
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED

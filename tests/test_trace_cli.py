@@ -156,7 +156,11 @@ def test_cli_modules_stay_light() -> None:
 def test_trace_info_unwritable_json_is_a_one_line_error(
     gqa_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = tmp_path / "missing-dir" / "info.json"
+    (tmp_path / "a_file").write_text("x")
+    out = tmp_path / "a_file" / "info.json"  # below a regular file: no folder can be made
     assert main(["trace-info", str(gqa_file), "--json", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot write" in err[0]
+    made = tmp_path / "missing-dir" / "info.json"  # a missing folder is made, like -o's
+    assert main(["trace-info", str(gqa_file), "--json", str(made)]) == 0
+    assert made.is_file()

@@ -212,8 +212,10 @@ def run(args: argparse.Namespace) -> int:
         if args.json == "-":
             sys.stdout.write(text)
             return 0
+        from spatten_sim.files import atomic_write
+
         try:
-            Path(args.json).write_text(text)
+            atomic_write(args.json, text, f"--json {args.json}")
         except OSError as exc:
             raise SpattenError(f"--json {args.json}: cannot write ({exc.strerror})") from None
     total = res.row_hits + res.row_misses + res.row_conflicts

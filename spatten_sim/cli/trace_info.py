@@ -94,8 +94,10 @@ def run(args: argparse.Namespace) -> int:
         json.dump(d, sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
     else:
+        from spatten_sim.files import atomic_write
+
         try:
-            Path(args.json).write_text(json.dumps(d, indent=2, sort_keys=True) + "\n")
+            atomic_write(args.json, json.dumps(d, indent=2, sort_keys=True) + "\n", "--json")
         except OSError as exc:
             raise SpattenError(f"cannot write {args.json}: {exc.strerror or exc}") from None
     return 0

@@ -65,10 +65,10 @@ def new_figure(width: float = 7.0, height: float = 4.5) -> Figure:
 
 
 def save(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` as PNG (atomically: a temporary file renamed)."""
+    """Write ``fig`` as PNG (atomically: a temporary file renamed; removed on failure)."""
+    from spatten_sim.files import atomic_output
+
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.stem}.tmp.png")
-    fig.savefig(tmp, format="png")
-    tmp.replace(p)
+    with atomic_output(p) as tmp:
+        fig.savefig(tmp, format="png")
     return p

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from spatten_sim.files import atomic_output
 from spatten_sim.validate.runner import BreakdownData, PowerData, SweepData, Validation
 
 FIGURE_NAMES = ("breakdown.png", "topk_dse.png", "power.png")
@@ -92,7 +93,10 @@ def write_figures(v: Validation, out_dir: str | Path) -> list[Path]:
         strict=True,
     ):
         p = out / name
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
+        try:
+            with atomic_output(p) as tmp:
+                fig.savefig(tmp, dpi=110, format="png")
+        finally:
+            plt.close(fig)
         paths.append(p)
     return paths

@@ -8,7 +8,6 @@ Simulations are cached in the context, so rows sharing a run simulate it once.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,9 +253,10 @@ def _medium_hp_off(ctx: Context) -> tuple[Path, str]:
     src = _csv(ctx)
     dst = cache_dir() / "validate" / "gpt2-medium-all-heads.csv"
     if "hp_off" not in ctx.notes:
-        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-        n, added = restore_heads_csv(src, tmp)
-        tmp.replace(dst)
+        from spatten_sim.files import atomic_output
+
+        with atomic_output(dst) as tmp:
+            n, added = restore_heads_csv(src, tmp)
         ctx.notes["hp_off"] = f"{added} head rows restored to the file's {n}"
     return dst, ctx.notes["hp_off"]
 

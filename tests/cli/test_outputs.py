@@ -23,9 +23,10 @@ def blocked(tmp_path) -> Path:
     return f / "sub"
 
 
-def test_helpers(tmp_path, blocked):
-    assert ensure_writable_dir(tmp_path / "new" / "dir", "-o x").is_dir()
-    assert ensure_writable_file(tmp_path / "n2" / "r.json", "--json x").parent.is_dir()
+def test_helpers_check_and_create_nothing(tmp_path, blocked):
+    assert ensure_writable_dir(tmp_path / "new" / "dir", "-o x") == tmp_path / "new" / "dir"
+    assert ensure_writable_file(tmp_path / "n2" / "r.json", "--json x").name == "r.json"
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "a_file"]  # nothing was created
     with pytest.raises(SpattenError, match=r"^-o x: cannot write to .*sub"):
         ensure_writable_dir(blocked, "-o x")
     with pytest.raises(SpattenError, match="is a folder, expected a file name"):
@@ -74,3 +75,26 @@ def test_run_keeps_the_report_when_writing_fails_late(tmp_path, capsys, monkeypa
     assert status == 2
     assert json.loads(cap.out)["cycles"] > 0
     assert "No space left on device" in cap.err and "stdout instead" in cap.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "spatten", "{t}/missing.npz", "-o", "{t}/out/run"],
+        ["run", "spatten", "{t}/missing.npz", "--json", "{t}/out/r.json"],
+        ["run", "no-such-preset", str(TRACE), "-o", "{t}/out"],
+        ["plot", "{t}/missing-sweep", "-o", "{t}/out"],
+        ["report", "{t}/missing-sweep", "-o", "{t}/out/r.html"],
+    ],
+    ids=["run-o", "run-json", "run-preset", "plot", "report"],
+)
+def test_a_failed_command_leaves_no_folder(argv, tmp_path, capsys):
+    status = main([a.replace("{t}", str(tmp_path)) for a in argv])
+    assert status == 2
+    assert not (tmp_path / "out").exists()
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_run_json_writes_no_config_beside_it(tmp_path):
+    assert main(["run", "spatten", str(TRACE), "-q", "--json", str(tmp_path / "r.json")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]

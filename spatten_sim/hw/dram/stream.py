@@ -88,12 +88,12 @@ class RecordedStream:
         return int(self.addresses.size)
 
     def save(self, path: str | Path) -> None:
-        p = Path(path)
-        tmp = p.with_name(f".{p.name}.tmp.npz")
-        np.savez(tmp, addresses=self.addresses, arrival=self.arrival, is_write=self.is_write,
-                 offsets=self.offsets, frontend=self.frontend,
-                 preset=np.array(self.preset))  # fmt: skip
-        tmp.replace(p)
+        from spatten_sim.files import atomic_output
+
+        with atomic_output(path) as tmp, open(tmp, "wb") as fh:  # a file object: no ".npz" added
+            np.savez(fh, addresses=self.addresses, arrival=self.arrival, is_write=self.is_write,
+                     offsets=self.offsets, frontend=self.frontend,
+                     preset=np.array(self.preset))  # fmt: skip
 
     @staticmethod
     def load(path: str | Path) -> RecordedStream:
