@@ -24,3 +24,10 @@ class TraceError(SpattenError):
 
 class WorkloadError(SpattenError):
     """A workload (e.g. an official SpAtten CSV) is malformed."""
+
+
+class MissingDependencyError(SpattenError, ImportError):
+    """An optional package a feature needs is not installed (the message says what to install).
+
+    It is an :class:`ImportError` too, so ``except ImportError`` catches it.
+    """

@@ -12,13 +12,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spatten_sim.files import atomic_write
+from spatten_sim.frozen import freeze, thaw
+from spatten_sim.optional import require
 
 if TYPE_CHECKING:
+    import pandas
+
     from spatten_sim.energy import EnergyReport
     from spatten_sim.hw.result import TimingResult
     from spatten_sim.workload import Workload
@@ -26,17 +31,68 @@ if TYPE_CHECKING:
 REPORT_VERSION = 1
 
 
-@dataclass(frozen=True)
-class Report:
-    """A finished simulation; :meth:`to_dict` is the JSON document."""
+def flatten(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """The scalar leaves of a nested mapping as (dotted path, value), in document order; lists
+    and tuples (per-layer figures) are skipped."""
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            yield from flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(obj, (list, tuple)):
+        return
+    else:
+        yield prefix, obj
 
-    data: dict[str, Any]
-    layers: tuple[dict[str, Any], ...]
+
+@dataclass(frozen=True, repr=False)
+class Report:
+    """A finished simulation: the report document (docs/report.md), the per-layer records and,
+    when recorded, the units' timeline.
+
+    Immutable all the way down: the constructor takes plain dicts and lists and keeps frozen
+    copies (read-only mappings and tuples, :mod:`spatten_sim.frozen`), so neither the report nor
+    what it was built from can change the other. :meth:`to_dict` gives a fresh plain copy of the
+    document, :meth:`to_json` its JSON, :meth:`flat` its scalars by dotted key and
+    :meth:`to_frame` those as a one-row pandas DataFrame.
+
+    >>> r = Report(data={"cycles": 10, "dram": {"bytes_read": 64}}, layers=())
+    >>> r.get("dram.bytes_read"), r.flat()
+    (64, {'cycles': 10, 'dram.bytes_read': 64})
+    """
+
+    #: the report document (a read-only mapping; :meth:`to_dict` for a plain dict)
+    data: Mapping[str, Any]
+    #: one read-only mapping per layer job (the rows of ``layers.csv``)
+    layers: tuple[Mapping[str, Any], ...]
     #: (unit, "busy" | "stall", start_cycle, end_cycle) intervals, when recorded
     timeline: tuple[tuple[str, str, int, int], ...] | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", freeze(self.data))
+        object.__setattr__(self, "layers", freeze(tuple(self.layers)))
+        if self.timeline is not None:
+            object.__setattr__(self, "timeline", freeze(tuple(self.timeline)))
+
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
+
+    def __repr__(self) -> str:
+        """One line: cycles, latency, DRAM bytes read, energy (never the whole document)."""
+
+        def num(dotted: str, fmt: str, scale: float = 1.0, unit: str = "") -> str:
+            try:
+                v = self.get(dotted)
+            except (KeyError, TypeError):
+                return "?"
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return f"{v * scale:{fmt}}{unit}"
+            return "?"
+
+        return (
+            f"Report(config={self.data.get('config', '?')}, cycles={num('cycles', ',.0f')}, "
+            f"latency={num('seconds', ',.2f', 1e6, ' us')}, "
+            f"dram_read={num('dram.bytes_read', ',', 1, ' B')}, "
+            f"energy={num('energy_pj.total', ',.3f', 1e-6, ' uJ')})"
+        )
 
     def get(self, dotted: str) -> Any:
         """A value by dotted key path, e.g. ``report.get("dram.bytes_read")``."""
@@ -46,10 +102,27 @@ class Report:
         return node
 
     def to_dict(self) -> dict[str, Any]:
-        return self.data
+        """The report document as a fresh plain ``dict`` (lists as lists); changing it changes
+        nothing in the report."""
+        return thaw(self.data)
 
     def to_json(self, indent: int = 2) -> str:
-        return json.dumps(self.data, indent=indent, sort_keys=False)
+        """The report document as JSON, keys in document order."""
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    def flat(self) -> dict[str, Any]:
+        """Every scalar of the document by its dotted key (``"cycles"``, ``"dram.bytes_read"``,
+        ``"energy_pj.by_unit.qxk"`` ...), in document order. Lists (the per-layer figures of
+        ``pruning`` and ``fidelity``) are left out: they are in :meth:`to_dict` and
+        :attr:`layers`."""
+        return dict(flatten(self.data))
+
+    def to_frame(self) -> pandas.DataFrame:
+        """:meth:`flat` as a one-row ``pandas.DataFrame`` (needs pandas: ``pip install pandas``;
+        without it this raises :class:`~spatten_sim.errors.MissingDependencyError`, an
+        ``ImportError``)."""
+        pd = require("pandas", feature="Report.to_frame()", pip="pandas")
+        return pd.DataFrame([self.flat()])
 
     def layers_csv(self) -> str:
         buf = io.StringIO()

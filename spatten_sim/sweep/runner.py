@@ -114,9 +114,9 @@ def run_point(task: PointTask) -> PointOutcome:
             reused = _workload.cache_info().hits > hits
             check_head_dim(cfg, wl.head_dim)
         report = simulate(cfg, task.input_path, workload=wl, input_kind="trace" if wl else None)
-        data = dict(report.to_dict())
+        data = report.to_dict()  # plain dicts: the record is pickled and written as JSON
         return PointOutcome(
-            task.point_id, True, None, data, tuple(report.layers),
+            task.point_id, True, None, data, tuple(dict(r) for r in report.layers),
             time.perf_counter() - t0, worker, reused,
         )  # fmt: skip
     except SpattenError as exc:
