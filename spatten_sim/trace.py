@@ -110,6 +110,16 @@ class Trace:
     bias: np.ndarray | None = None  #: [n_layers or 1, n_heads, tokens, tokens] or None
     token_ids: np.ndarray | None = None  #: [tokens] int32 ids in the model's vocabulary, or None
 
+    def __repr__(self) -> str:
+        """One line: model, layers, heads, head size, prompt + generated tokens (no arrays)."""
+        m = self.meta
+        heads = f"{m.n_heads}" if m.n_kv_heads == m.n_heads else f"{m.n_heads} ({m.n_kv_heads} kv)"
+        return (
+            f"Trace(model={m.model!r}, layers={m.n_layers}, heads={heads}, "
+            f"head_dim={m.head_dim}, tokens={m.prompt_tokens} prompt + {m.generated_tokens} generated, "
+            f"{'causal' if m.causal else 'bidirectional'}, {self.q.dtype})"
+        )
+
     @property
     def group_size(self) -> int:
         """Query heads per K/V head (1 without grouped-query attention)."""

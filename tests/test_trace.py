@@ -429,3 +429,15 @@ def test_shipped_decoder_trace_has_generated_tokens() -> None:
     t = load_trace(TRACES / "smollm2-wiki-96+16.npz")
     assert t.meta.extra["generated_text"].strip()
     assert t.meta.extra["qk_after_rope"] is True
+
+
+def test_repr_is_one_line_of_the_shape_without_arrays() -> None:
+    t = load_trace(TRACES / "minilm-sst-25.npz")
+    assert repr(t) == (
+        "Trace(model='sentence-transformers/all-MiniLM-L6-v2', layers=6, heads=12, head_dim=32, "
+        "tokens=25 prompt + 0 generated, bidirectional, float16)"
+    )
+    gqa = synthetic_trace(n_layers=3, n_heads=8, n_kv_heads=2, tokens=20, generated_tokens=4)
+    text = repr(gqa)
+    assert "heads=8 (2 kv)" in text and "tokens=16 prompt + 4 generated" in text
+    assert "causal" in text and "array" not in text and "\n" not in text
