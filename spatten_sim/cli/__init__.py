@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "report": "report",
     "bench": "bench",
     "presets": "presets",
+    "diff": "diff",
 }
 
 
@@ -83,10 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    from spatten_sim.signals import Terminated, handling_termination
+
     try:
-        return int(args._run(args) or 0)
+        with handling_termination():
+            return int(args._run(args) or 0)
     except SpattenError as exc:
         print(f"spatten-sim {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except Terminated as exc:
+        print(f"spatten-sim {args.command}: terminated ({exc.name})", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
         print(f"spatten-sim {args.command}: interrupted", file=sys.stderr)

@@ -17,6 +17,7 @@ runs everywhere, so the same sweep gives the same results with any executor.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -71,8 +72,13 @@ class ProcessExecutor:
         self._pool: ProcessPoolExecutor | None = None
 
     def _new_pool(self) -> ProcessPoolExecutor:
+        from spatten_sim.signals import worker_init
+
         ctx = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx)
+        # workers die with this process, however it ends (spatten_sim.signals)
+        return ProcessPoolExecutor(
+            max_workers=self.jobs, mp_context=ctx, initializer=worker_init, initargs=(os.getpid(),)
+        )
 
     def map_unordered(self, fn, tasks, on_lost):
         pending = list(tasks)
@@ -122,9 +128,23 @@ class ProcessExecutor:
         return finished, broken
 
     def close(self) -> None:
+        """Stop the pool now: an interrupted sweep does not wait for its running points (they
+        are not stored; a resumed sweep runs them again)."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            pool, self._pool = self._pool, None
+            _kill_workers(pool)
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate a pool's worker processes (``ProcessPoolExecutor`` has no public way)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.terminate()
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.join(timeout=5)
 
 
 class DaskExecutor:

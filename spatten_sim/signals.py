@@ -1,0 +1,97 @@
+"""Signals: SIGTERM and SIGHUP end a command the way Ctrl-C does, and worker processes never
+outlive the process that started them.
+
+* :func:`handling_termination` (used by the CLI around every command) turns SIGTERM and SIGHUP
+  into :class:`Terminated`, a :class:`KeyboardInterrupt`, so the same clean-up runs as for
+  Ctrl-C: temporary files are removed (:mod:`spatten_sim.files`), a sweep writes its table and
+  stops its workers, and the command exits with ``128 + signal`` (143 for SIGTERM) after one line
+  on stderr.
+* :func:`worker_init` runs first in every worker process a command starts: on Linux the kernel
+  kills the worker when its parent dies, whatever killed the parent (``PR_SET_PDEATHSIG``, even
+  after a SIGKILL); elsewhere, and as a second line of defence, a thread polls the parent's pid.
+  Workers ignore SIGINT: the parent decides what Ctrl-C does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+#: signals handled like Ctrl-C
+TERMINATING = (signal.SIGTERM, signal.SIGHUP)
+_PR_SET_PDEATHSIG = 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived (a :class:`KeyboardInterrupt`, so Ctrl-C's clean-up runs)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def handling_termination() -> Iterator[None]:
+    """Within the block, SIGTERM/SIGHUP raise :class:`Terminated` (main thread only; elsewhere
+    a no-op). The previous handlers are restored on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.getsignal(s) for s in TERMINATING}
+    for s in TERMINATING:
+        if old[s] is not signal.SIG_IGN:  # nohup-style ignoring is the user's choice: keep it
+            signal.signal(s, _raise_terminated)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+
+
+def _set_parent_death_signal() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent_pid: int, interval: float) -> None:
+    import time
+
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(1)
+        time.sleep(interval)
+
+
+def worker_init(parent_pid: int, poll_seconds: float = 1.0) -> None:
+    """First thing in a worker process: die with the parent, leave Ctrl-C to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _set_parent_death_signal()
+    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+        os._exit(1)
+    t = threading.Thread(
+        target=_watch_parent, args=(parent_pid, poll_seconds), name="parent-watch", daemon=True
+    )
+    t.start()
