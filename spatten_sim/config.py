@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import numbers
 import typing
 from collections.abc import Mapping
@@ -37,7 +38,8 @@ from typing import Any, ClassVar, NoReturn
 import yaml
 
 from spatten_sim.errors import ConfigError
-from spatten_sim.yamlfile import read_yaml
+from spatten_sim.limits import LIMITS, short
+from spatten_sim.yamlfile import parse_yaml, read_yaml
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,6 +87,23 @@ def _type_name(tp: Any) -> str:
     return tp.__name__ if isinstance(tp, type) else str(tp)
 
 
+def _int_limit(name: str) -> str:
+    """The limit (``spatten_sim.limits.LIMITS``) of an integer configuration field, by name."""
+    if name.endswith("_sram_bytes"):
+        return "sram_bytes"
+    if name == "multipliers":
+        return "multipliers"
+    if name == "comparators":
+        return "comparators"
+    if name.endswith("_cycles"):
+        return "cycles"
+    if name.endswith("_bits"):
+        return "bits"
+    if name.endswith("_seed"):
+        return "seed"
+    return "depth"  # FIFO depths, entries, widths, parallelism, issue rates
+
+
 class _Section:
     """Base of the configuration dataclasses: checks the fields' types on construction (storing
     ints given for floats as floats), then the section's own rules (:meth:`_check_values`)."""
@@ -98,10 +117,27 @@ class _Section:
             value = getattr(self, name)
             ok, stored = _coerce(value, tp)
             if not ok:
-                self._fail(name, f"expected {_type_name(tp)}, got {value!r}")
+                self._fail(name, f"expected {_type_name(tp)}, got {short(value)}")
             if stored is not value:
                 object.__setattr__(self, name, stored)
+            self._check_size(name, stored)
         self._check_values()
+
+    def _check_size(self, name: str, value: Any) -> None:
+        """Every number is finite and every count within its limit (``spatten_sim.limits``),
+        before anything is sized from it."""
+        if isinstance(value, bool):
+            return
+        if isinstance(value, float):
+            self._check(math.isfinite(value), name, f"must be finite, got {value}")
+        elif isinstance(value, int):
+            lim = LIMITS[_int_limit(name)]
+            self._check(
+                value <= lim.hi,
+                name,
+                f"{short(value)} is above the limit of {lim.hi:,}{' ' + lim.unit if lim.unit else ''}"
+                f" ({lim.why}; docs/limits.md)",
+            )
 
     def _check_values(self) -> None:
         """The section's own rules (ranges, names); raises :meth:`_fail`."""
@@ -378,6 +414,11 @@ class PolicyConfig(_Section):
     topk_seed: int = 0  #: seed of the top-k engines' pivot hash
 
     def _check_values(self) -> None:
+        self._check(
+            0 <= self.topk_seed <= LIMITS["seed"].hi,
+            "topk_seed",
+            f"must be in 0..2**63-1, got {short(self.topk_seed)}",
+        )
         g = self.head_pruning_granularity
         self._check(
             g in HEAD_PRUNING_GRANULARITIES,
@@ -422,7 +463,12 @@ class HwConfig(_Section):
 
     def _check_values(self) -> None:
         """The rules across sections (each section has checked its own fields)."""
-        self._check(self.clock_ghz > 0, "clock_ghz", f"must be > 0, got {self.clock_ghz}")
+        lo, hi = LIMITS["clock_hz"].lo / 1e9, LIMITS["clock_hz"].hi / 1e9
+        self._check(
+            lo <= self.clock_ghz <= hi,
+            "clock_ghz",
+            f"must be in [{lo:g}, {hi:g}] GHz, got {self.clock_ghz:g}",
+        )
         from spatten_sim.hw.units import check_units
 
         check_units(self)  # impl names and pipeline depths (names the key)
@@ -523,9 +569,9 @@ def parse_set(item: str) -> tuple[list[str], Any]:
     if not all(keys):
         raise ConfigError(f"--set {item!r}: empty key in the path")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {item!r}: value is not valid YAML") from None
+        value = parse_yaml(raw) if raw.strip() else ""
+    except (yaml.YAMLError, ValueError):
+        raise ConfigError(f"--set {short(item)}: value is not valid YAML") from None
     return keys, value
 
 
@@ -591,4 +637,16 @@ def check_head_dim(cfg: HwConfig, head_dim: int) -> None:
             head_dim <= m and m % head_dim == 0,
             f"{unit}.multipliers",
             f"{m} multipliers cannot serve head_dim {head_dim} (needs a multiple of it)",
+        )
+    # one row of one head (head_dim words) must fit each buffer, twice when double-buffered
+    row = head_dim * cfg.buffers.word_bits // 8
+    need = row * (2 if cfg.buffers.double_buffered else 1)
+    for key in ("key_sram_bytes", "value_sram_bytes"):
+        have = getattr(cfg.buffers, key)
+        _check(
+            have >= need,
+            f"buffers.{key}",
+            f"{have} B cannot hold one {head_dim}-element row of {cfg.buffers.word_bits}-bit "
+            f"words{' per half (double-buffered)' if cfg.buffers.double_buffered else ''} "
+            f"({need} B at least)",
         )

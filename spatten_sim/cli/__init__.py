@@ -84,31 +84,50 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    from spatten_sim.limits import cap_message
     from spatten_sim.signals import Terminated, handling_termination
+
+    cmd = args.command
+
+    def say(text: str) -> None:
+        print(cap_message(f"spatten-sim {cmd}: {text}"), file=sys.stderr)
 
     try:
         with handling_termination():
             return int(args._run(args) or 0)
     except SpattenError as exc:
-        print(f"spatten-sim {args.command}: error: {exc}", file=sys.stderr)
+        say(f"error: {exc}")
         return exc.exit_status
     except Terminated as exc:
-        print(f"spatten-sim {args.command}: terminated ({exc.name})", file=sys.stderr)
+        say(f"terminated ({exc.name})")
         return exc.exit_status
     except KeyboardInterrupt:
-        print(f"spatten-sim {args.command}: interrupted", file=sys.stderr)
+        say("interrupted")
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        if exc.errno is None:  # not from the system: a bug
+            return _internal(say, exc)
+        # the system refused (disk full, permission, read-only folder): the user's to fix
+        where = f": {exc.filename}" if exc.filename else ""
+        say(f"error: {exc.strerror or exc}{where}")
+        return 2
+    except MemoryError:
+        say("error: out of memory (the input or the configuration is too large for this machine)")
+        return 2
     except Exception as exc:  # an internal error: a bug in spatten-sim, not in the input
-        if os.environ.get("SPATTEN_SIM_DEBUG"):
-            traceback.print_exc()
-        print(
-            f"spatten-sim {args.command}: internal error: {type(exc).__name__}: {exc} "
-            "(this is a bug in spatten-sim; set SPATTEN_SIM_DEBUG=1 for the traceback)",
-            file=sys.stderr,
-        )
-        return 1
+        return _internal(say, exc)
+
+
+def _internal(say, exc: BaseException) -> int:
+    if os.environ.get("SPATTEN_SIM_DEBUG"):
+        traceback.print_exc()
+    say(
+        f"internal error: {type(exc).__name__}: {exc} "
+        "(this is a bug in spatten-sim; set SPATTEN_SIM_DEBUG=1 for the traceback)"
+    )
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

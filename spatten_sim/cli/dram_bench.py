@@ -108,7 +108,7 @@ def resolve_memory_section(hw: str, sets: list[str]) -> tuple[dict[str, Any], fl
 
     from spatten_sim.errors import ConfigError, SpattenError
     from spatten_sim.hw.memory import MEMORY_PRESETS
-    from spatten_sim.yamlfile import read_yaml
+    from spatten_sim.yamlfile import parse_yaml, read_yaml
 
     clock_ghz = 1.0
     if hw in MEMORY_PRESETS:
@@ -151,8 +151,8 @@ def resolve_memory_section(hw: str, sets: list[str]) -> tuple[dict[str, Any], fl
             raise ConfigError(f"--set {item}: expected memory.KEY=VALUE")
         name = key[len("memory.") :]
         try:
-            value = yaml.safe_load(text) if text.strip() else text
-        except yaml.YAMLError:
+            value = parse_yaml(text) if text.strip() else text
+        except (yaml.YAMLError, ValueError):
             value = text
         if name == "preset" and value != section.get("preset"):
             section = {}

@@ -34,6 +34,7 @@ batch left them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -268,6 +269,32 @@ def with_crossbar(
 
 
 MEMORY_PRESETS = ("hbm2", "hbm2-spatten-rtl", "hbm2-legacy", "ideal")
+
+
+def _check_ideal(cfg: IdealMemoryConfig) -> None:
+    """Every field of the ideal memory: its type and a plausible range, named in the error."""
+    from spatten_sim.limits import LIMITS, short
+
+    def need(ok: bool, key: str, rule: str) -> None:
+        if not ok:
+            raise ConfigError(f"memory.{key}: {rule} (got {short(getattr(cfg, key))})")
+
+    def is_int(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def is_real(v: object) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+    ch, bw, lat, tb = (cfg.channels, cfg.channel_bandwidth_gbps, cfg.latency_ns,
+                       cfg.transaction_bytes)  # fmt: skip
+    need(is_int(ch) and 1 <= ch <= LIMITS["channels"].hi, "channels",
+         f"an integer in 1..{LIMITS['channels'].hi}")  # fmt: skip
+    need(is_real(bw) and 0 < bw <= 1e6, "channel_bandwidth_gbps", "a number in (0, 1e6] GB/s")
+    need(is_real(lat) and 0 <= lat <= 1e9, "latency_ns", "a number in [0, 1e9] ns")
+    need(is_int(tb) and 1 <= tb <= 4096 and not tb & (tb - 1), "transaction_bytes",
+         "a power of two in 1..4096 B")  # fmt: skip
+
+
 DEFAULT_MEMORY_PRESET = "hbm2"
 
 
@@ -290,15 +317,8 @@ def make_memory(
                     f"memory.{key}: unknown key for the 'ideal' memory model "
                     f"(known: preset, {', '.join(sorted(known))})"
                 )
-        try:
-            cfg = IdealMemoryConfig(**section)
-            ok = cfg.channels >= 1 and cfg.channel_bandwidth_gbps > 0 and cfg.latency_ns >= 0
-        except TypeError:
-            ok = False
-        if not ok:
-            raise ConfigError(
-                "memory: channels >= 1, channel_bandwidth_gbps > 0 and latency_ns >= 0 required"
-            )
+        cfg = IdealMemoryConfig(**section)
+        _check_ideal(cfg)
         return IdealMemory(cfg, clock_ghz)
     from spatten_sim.hw.dram import DRAM_PRESETS, DramMemory, config_with_overrides
 

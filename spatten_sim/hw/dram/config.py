@@ -9,10 +9,12 @@ Timing fields follow the JEDEC/Ramulator naming: a leading ``n`` means *memory-c
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from spatten_sim.errors import ConfigError
+from spatten_sim.limits import LIMITS, short
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,20 @@ class DramConfig:
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ConfigError(f"memory.{f}: must be an integer >= 0 (got {v!r})")
+        # sizes within spatten_sim.limits (checked before any per-bank or per-channel table)
+        upper = {"channels": LIMITS["channels"].hi, "rows": 1 << 24, "columns": 1 << 16,
+                 "burst_bytes": 4096, "request_bytes": 4096, "read_buffer": 1 << 16,
+                 "write_buffer": 1 << 16, "max_outstanding_per_channel": 1 << 16}  # fmt: skip
+        for f in pos + nonneg:
+            hi = upper.get(f, 1 << 20)  # timing parameters: a million cycles at most
+            if getattr(self, f) > hi:
+                raise ConfigError(f"memory.{f}: at most {hi:,} (got {short(getattr(self, f))})")
+        banks = self.banks_per_channel
+        if banks > 4096:
+            raise ConfigError(
+                f"memory: {banks:,} banks per channel (pseudo_channels x ranks x bank_groups x "
+                "banks_per_group): at most 4,096"
+            )
         for f in ("channels", "pseudo_channels", "ranks", "bank_groups", "banks_per_group",
                   "rows", "columns", "burst_bytes", "request_bytes"):  # fmt: skip
             v = getattr(self, f)
@@ -124,8 +140,15 @@ class DramConfig:
             raise ConfigError(
                 f"memory.offset_bits: must be -1 (auto) or 0..12 (got {self.offset_bits})"
             )
-        if not (isinstance(self.tck_ns, (int, float)) and self.tck_ns > 0):
-            raise ConfigError(f"memory.tck_ns: must be > 0 (got {self.tck_ns!r})")
+        if not (
+            isinstance(self.tck_ns, (int, float))
+            and math.isfinite(self.tck_ns)
+            and 1e-3 <= self.tck_ns <= 1e3
+        ):
+            raise ConfigError(f"memory.tck_ns: must be in [0.001, 1000] ns (got {self.tck_ns!r})")
+        for f in ("write_high_watermark", "write_low_watermark"):
+            if not math.isfinite(getattr(self, f)):
+                raise ConfigError(f"memory.{f}: must be finite (got {getattr(self, f)!r})")
         if self.row_policy not in ("open", "closed"):
             raise ConfigError(f"memory.row_policy: 'open' or 'closed' (got {self.row_policy!r})")
         if not 0.0 <= self.write_low_watermark < self.write_high_watermark <= 1.0:
