@@ -2,9 +2,10 @@
 
 A :class:`Report` is built from the workload, the timing result and the energy breakdown; it
 serialises to a stable JSON document (every key documented with its unit in ``docs/report.md``),
-a per-layer CSV, and a human summary. Everything outside the ``sim`` section is a deterministic
-function of the inputs: the same inputs give identical JSON there. ``sim`` holds the simulator's
-own wall-clock figures, which vary from run to run.
+a per-layer CSV, and a human summary. Everything outside the ``sim`` and ``provenance`` sections
+is a deterministic function of the inputs: the same inputs give identical JSON there. ``sim``
+holds the simulator's own wall-clock figures, which vary from run to run; ``provenance``
+(:mod:`spatten_sim.provenance`) says what produced the report, and when.
 """
 
 from __future__ import annotations
@@ -245,8 +246,10 @@ def build_report(
     wall: dict[str, float],
     perf: dict[str, Any] | None = None,
     timeline: tuple[tuple[str, str, int, int], ...] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> Report:
-    """Assemble the report document from the phases' results."""
+    """Assemble the report document from the phases' results (``provenance``: the section of
+    :func:`spatten_sim.provenance.build_provenance`, last in the document when given)."""
     from spatten_sim import __version__
 
     cycles = timing.cycles
@@ -359,5 +362,7 @@ def build_report(
             **(perf or {}),
         },
     }
+    if provenance is not None:
+        data["provenance"] = dict(provenance)
     layers = tuple(asdict(r) for r in timing.layers)
     return Report(data=data, layers=layers, timeline=timeline)

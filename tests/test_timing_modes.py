@@ -42,8 +42,11 @@ strategies = _strategies()
 
 
 def _without_sim(report) -> dict:
+    """The report without ``sim`` (wall clock) and ``provenance`` (the timestamp, and the
+    configuration, which differs in ``timing.mode``), and its ``sim``."""
     d = json.loads(report.to_json())
     sim = d.pop("sim")
+    assert d.pop("provenance")["config"]["timing"]["mode"] == sim["timing_mode"]
     return d, sim
 
 

@@ -36,13 +36,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--json",
         metavar="PATH",
-        help="write the report as JSON to PATH ('-' for stdout: the summary then goes to stderr)",
+        help="write the report as JSON to PATH ('-' for stdout: the summary then goes to "
+        "stderr); it embeds the resolved configuration (provenance.config)",
     )
     p.add_argument(
         "-o",
         "--output",
         metavar="DIR",
-        help="write report.json, the resolved config.yaml and the per-layer layers.csv to DIR",
+        help="write report.json, config.yaml (the configuration with every field resolved) and "
+        "the per-layer layers.csv to DIR",
     )
     p.add_argument(
         "--timeline",
@@ -64,19 +66,21 @@ def _check_writable(args: argparse.Namespace) -> None:
 
 
 def _write_outputs(args: argparse.Namespace, report, config_yaml: str, progress) -> None:
+    """The run folder (``-o``: its ``config.yaml`` is the fully resolved configuration) and the
+    ``--json`` file (it embeds that configuration as ``provenance.config``; nothing beside it)."""
     if args.output:
         out = report.write_dir(args.output, config_yaml)
         progress(f"wrote {out / 'report.json'}, {out / 'config.yaml'}, {out / 'layers.csv'}")
     if args.json and args.json != "-":
         from spatten_sim.files import atomic_write
 
-        path = atomic_write(args.json, report.to_json() + "\n")
-        atomic_write(path.with_name(f"{path.stem}.config.yaml"), config_yaml)
+        atomic_write(args.json, report.to_json() + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
     from spatten_sim.config import load_config
     from spatten_sim.pipeline import simulate
+    from spatten_sim.provenance import resolved_yaml
 
     cfg = load_config(args.hw, args.sets)
     _check_writable(args)
@@ -87,9 +91,15 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[spatten-sim] {msg}", file=sys.stderr, flush=True)
 
-    report = simulate(cfg, args.input, progress=progress, record_timeline=args.timeline)
+    report = simulate(
+        cfg,
+        args.input,
+        progress=progress,
+        record_timeline=args.timeline,
+        provenance_extra={"sets": list(args.sets), "command_line": list(sys.argv)},
+    )
     try:
-        _write_outputs(args, report, cfg.to_yaml(), progress)
+        _write_outputs(args, report, resolved_yaml(cfg), progress)
     except OSError as exc:
         # the simulation is done: never lose it; the report goes to stdout instead
         sys.stdout.write(report.to_json() + "\n")

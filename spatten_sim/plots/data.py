@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from spatten_sim.errors import SpattenError
-from spatten_sim.sweep.store import flatten
+from spatten_sim.sweep.store import EXCLUDED_SECTIONS, flatten
 from spatten_sim.yamlfile import read_yaml
 
 
@@ -99,7 +99,8 @@ def short_key(key: str, among: Sequence[str] = ()) -> str:
 
 def _row_of(config: dict, report: dict) -> dict[str, Any]:
     row = {f"cfg.{k}": v for k, v in flatten(config)}
-    row.update(dict(flatten({k: v for k, v in report.items() if k != "sim"})))
+    # as a sweep row: no wall clock, no provenance (not results)
+    row.update(dict(flatten({k: v for k, v in report.items() if k not in EXCLUDED_SECTIONS})))
     return row
 
 

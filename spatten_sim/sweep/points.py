@@ -9,18 +9,22 @@ never mistakes the results of an older simulator for current ones.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from spatten_sim.errors import SpattenError
+from spatten_sim.provenance import (
+    FINGERPRINT_LENGTH,
+    canonical_json,
+    code_fingerprint,
+    file_sha256,
+)
 from spatten_sim.sweep.space import Recipe, Space, SpaceError, eval_constraint, parse_constraint
 
-ID_LENGTH = 16
+ID_LENGTH = FINGERPRINT_LENGTH
 
 
 @dataclass(frozen=True)
@@ -48,45 +52,8 @@ class Expansion:
     excluded: int
 
 
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def canonical_json(obj: Any) -> str:
-    """Key-sorted, compact JSON: the form every hash in the sweep is taken of."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
-
-
-#: package folders that do not change a simulation's result (the sweep machinery, figures, CLI)
-_NOT_MODEL = ("sweep", "plots", "cli", "extract", "validate")
-
-
-@functools.lru_cache(maxsize=1)
-def simulator_fingerprint() -> str:
-    """Hash of the simulator's code and data files (``spatten_sim/**/*.py`` and the shipped
-    ``data/`` tables, without the sweep, plotting, CLI, extraction and validation packages) and its
-    version: results of another simulator never count as done."""
-    import spatten_sim
-
-    root = Path(spatten_sim.__file__).resolve().parent
-    h = hashlib.sha256(spatten_sim.__version__.encode())
-    files = sorted(
-        p
-        for p in root.rglob("*")
-        if p.suffix in (".py", ".yaml", ".yml", ".json", ".csv")
-        and p.is_file()
-        and p.relative_to(root).parts[0] not in _NOT_MODEL
-        and "__pycache__" not in p.parts
-    )
-    for p in files:
-        h.update(p.relative_to(root).as_posix().encode() + b"\0")
-        h.update(p.read_bytes())
-    return h.hexdigest()[:ID_LENGTH]
+# the hashes live in spatten_sim.provenance (one implementation for the sweep and the reports)
+simulator_fingerprint = code_fingerprint
 
 
 def point_id(config: dict, input_sha256: str, simulator: str | None = None) -> str:

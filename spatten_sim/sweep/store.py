@@ -19,7 +19,9 @@ Table columns: ``point_id, status, error, trace, trace_sha256``; then the config
 ``cfg.<key path>`` (the axes first); then every scalar of the report by its dotted path
 (``cycles``, ``energy_pj.total``, ``dram.bytes_by_stream.k_msb``, ``units.qxk.busy_cycles`` ...:
 units are in the names, see docs/report.md). Lists (per-layer figures) stay in the JSON; the
-report's ``sim`` section (the simulator's wall-clock time, not a result) is left out of the table.
+report's ``sim`` section (the simulator's wall-clock time, not a result) is left out of the table,
+and of its ``provenance`` only the fields of :data:`PROVENANCE_COLUMNS` are in it, last, as
+``provenance.<key>`` (version, code fingerprint, git commit, input and configuration SHA-256).
 """
 
 from __future__ import annotations
@@ -41,8 +43,13 @@ MANIFEST = "manifest.json"
 POINTS = "points"
 SPACE_COPY = "space.yaml"
 META_COLUMNS = ("point_id", "status", "error", "trace", "trace_sha256")
-#: report sections left out of the table (not results: the simulator's own wall clock)
-EXCLUDED_SECTIONS = ("sim",)
+#: report sections left out of the table (not results: the simulator's own wall clock, and what
+#: produced the report and when)
+EXCLUDED_SECTIONS = ("sim", "provenance")
+#: the fields of the report's ``provenance`` section copied to the table as ``provenance.<key>``
+#: (the ones that are the same for the same simulator, input and configuration: no timestamp, so a
+#: resumed sweep's table equals an uninterrupted one's)
+PROVENANCE_COLUMNS = ("version", "code_fingerprint", "git_commit", "input_sha256", "config_sha256")
 
 
 def flatten(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -103,6 +110,10 @@ def point_row(record: dict) -> dict[str, Any]:
     rep = record.get("report") or {}
     for k, v in flatten({s: x for s, x in rep.items() if s not in EXCLUDED_SECTIONS}):
         row[k] = v
+    prov = rep.get("provenance") or {}
+    if prov:
+        for k in PROVENANCE_COLUMNS:
+            row[f"provenance.{k}"] = prov.get(k)
     return row
 
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from spatten_sim.cli import main
 
@@ -51,9 +52,13 @@ def test_output_dir_has_report_config_layers_and_timeline(tmp_path, capsys):
     assert main(["run", "spatten", str(TRACE), "-o", str(out), "--timeline", "-q"]) == 0
     report = json.loads((out / "report.json").read_text())
     from spatten_sim.config import load_config
+    from spatten_sim.provenance import resolved_config
 
-    cfg = load_config(out / "config.yaml")
-    assert cfg == load_config("spatten")
+    # every field resolved (the memory section too), the same as the report's provenance
+    written = yaml.safe_load((out / "config.yaml").read_text())
+    assert written == resolved_config(load_config("spatten")) == report["provenance"]["config"]
+    assert written["memory"]["nCL"] == 14 and "nREFI" in written["memory"]
+    assert resolved_config(load_config(out / "config.yaml")) == written  # loadable, same config
     rows = list(csv.DictReader((out / "layers.csv").open()))
     assert len(rows) == report["input"]["n_layers"]
     assert sum(int(r["dram_bytes"]) for r in rows) == report["dram"]["bytes_read"]
@@ -67,16 +72,18 @@ def test_output_dir_has_report_config_layers_and_timeline(tmp_path, capsys):
         assert b == report["units"][unit]["busy_cycles"]
 
 
-def test_json_file_gets_its_config_beside_it(tmp_path, capsys):
+def test_json_file_embeds_the_resolved_config(tmp_path, capsys):
     path = tmp_path / "r.json"
-    assert (
-        main(["run", "dense", str(TRACE), "--json", str(path), "-q", "--set", "topk.comparators=8"])
-        == 0
-    )
-    assert json.loads(path.read_text())["config"] == "dense"
-    from spatten_sim.config import load_config
+    argv = ["run", "dense", str(TRACE), "--json", str(path), "-q", "--set", "topk.comparators=8"]
+    assert main(argv) == 0
+    report = json.loads(path.read_text())
+    assert report["config"] == "dense"
+    prov = report["provenance"]
+    assert prov["sets"] == ["topk.comparators=8"]
+    from spatten_sim.config import config_from_dict
 
-    assert load_config(tmp_path / "r.config.yaml").topk.comparators == 8
+    assert config_from_dict(prov["config"]).topk.comparators == 8
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]  # nothing written beside it
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ def _reports(out):
         rec = json.loads(p.read_text())
         rep = dict(rec["report"])
         rep.pop("sim")  # wall-clock time, not a result
+        rep.pop("provenance")  # what produced it, and when: not a result
         recs[rec["point_id"]] = rep
     return recs
 

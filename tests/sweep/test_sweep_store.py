@@ -90,3 +90,28 @@ def test_identifying_columns_stay_strings(tmp_path):
     back = read_table(tmp_path)
     assert [r["point_id"] for r in back] == ["12e4567890abcdef", "1234567890123456"]
     assert back[0]["error"] is None and back[0]["cycles"] == 100
+
+
+def test_row_has_the_identifying_provenance_fields_only():
+    rec = _record("p1")
+    rec["report"]["provenance"] = {
+        "version": "0.1.0",
+        "code_fingerprint": "f" * 16,
+        "git_commit": None,
+        "input_sha256": "ab" * 32,
+        "config": {"topk": {"comparators": 16}},
+        "config_sha256": "cd" * 32,
+        "command_line": ["spatten-sim", "sweep"],
+        "timestamp": "2026-01-01T00:00:00Z",
+    }
+    row = point_row(rec)
+    prov = {k: v for k, v in row.items() if k.startswith("provenance.")}
+    assert prov == {
+        "provenance.version": "0.1.0",
+        "provenance.code_fingerprint": "f" * 16,
+        "provenance.git_commit": None,
+        "provenance.input_sha256": "ab" * 32,
+        "provenance.config_sha256": "cd" * 32,
+    }  # no timestamp: a resumed sweep's table equals an uninterrupted one's
+    assert list(row)[-len(prov) :] == list(prov)  # after the results
+    assert "provenance" not in str(point_row(_record("p2", "failed")))
