@@ -89,6 +89,37 @@ def resolve_inputs(space: Space, materialize: Callable[[Recipe], Path] | None) -
     return out
 
 
+def check_key_exists(key: str, defaults: dict, where: str) -> None:
+    """Refuse an axis or ``sets`` key that names no configuration field, before any point
+    runs. ``memory.*`` keys are checked against every memory model's fields (the preset may
+    change along an axis)."""
+    import difflib
+
+    parts = key.split(".")
+    if parts[0] == "memory":
+        from spatten_sim.hw.dram.config import DramConfig
+        from spatten_sim.hw.memory import IdealMemoryConfig
+
+        known = {"preset"} | set(DramConfig.__dataclass_fields__)
+        known |= set(IdealMemoryConfig.__dataclass_fields__)
+        if len(parts) == 2 and parts[1] in known:
+            return
+        near = difflib.get_close_matches(parts[-1], sorted(known), n=1)
+        hint = f" (did you mean memory.{near[0]}?)" if near else ""
+        raise SpaceError(f"{where}: {key}: no such memory model field{hint}")
+    node: Any = defaults
+    for i, part in enumerate(parts):
+        if not isinstance(node, dict) or part not in node:
+            options = sorted(node) if isinstance(node, dict) else []
+            near = difflib.get_close_matches(part, options, n=1)
+            stem = ".".join(parts[:i])
+            hint = f" (did you mean {stem + '.' if stem else ''}{near[0]}?)" if near else ""
+            raise SpaceError(f"{where}: {key}: no such configuration key{hint}")
+        node = node[part]
+    if isinstance(node, dict) and parts[0] != "memory":
+        raise SpaceError(f"{where}: {key}: a section, not a field (name one of its keys)")
+
+
 def expand(space: Space, inputs: list[Path], hashes: dict[Path, str] | None = None) -> Expansion:
     """Every (axis combination, input) point of ``space`` that passes the constraints.
 
@@ -100,6 +131,10 @@ def expand(space: Space, inputs: list[Path], hashes: dict[Path, str] | None = No
 
     base = apply_sets(_base_data(space), dict(space.sets))
     defaults = HwConfig().to_dict()
+    for key in space.axis_keys:
+        check_key_exists(key, defaults, "axes")
+    for key, _ in space.sets:
+        check_key_exists(key, defaults, "sets")
     trees = [
         (parse_constraint(c, f"constraints[{i}]"), f"constraints[{i}]")
         for i, c in enumerate(space.constraints)
@@ -120,6 +155,18 @@ def expand(space: Space, inputs: list[Path], hashes: dict[Path, str] | None = No
             excluded += 1
             continue
         combos.append((tuple(values.items()), cfg, err, data))
+    if not combos:
+        n = space.n_combinations
+        raise SpaceError(
+            f"constraints: they exclude every one of the {n} combination{'s' if n != 1 else ''} "
+            "(nothing would run)"
+        )
+    errors = [err for _, _, err, _ in combos]
+    if all(errors):
+        n = len(errors)
+        raise SpaceError(
+            f"every point is invalid ({n} of {n}; nothing would run), the first: {errors[0]}"
+        )
     points: list[Point] = []
     for path in inputs:
         sha = hashes.get(path) or file_sha256(path)

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from spatten_sim.errors import SpattenError
+from spatten_sim.limits import short
 from spatten_sim.yamlfile import read_yaml
 
 #: keys a space file may have
@@ -249,14 +250,55 @@ def _check_key(k: Any, where: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # constraints
 _ALLOWED_FUNCS = {"min": min, "max": max, "abs": abs}
+#: the largest integer a constraint may compute (every intermediate value): no ``9 ** 9 ** 9``
+MAX_CONSTRAINT_INT_BITS = 256
+#: the longest constraint text
+MAX_CONSTRAINT_CHARS = 1000
+
+
+def _num(v: Any, op: str) -> int | float:
+    """An arithmetic operand: a number (never a string or a list: no ``'a' * 10**9``)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise SpaceError(f"{op}: arithmetic needs numbers, got {type(v).__name__}")
+    return v
+
+
+def _bounded(v: int | float) -> int | float:
+    if isinstance(v, int) and v.bit_length() > MAX_CONSTRAINT_INT_BITS:
+        raise SpaceError(f"a value has more than {MAX_CONSTRAINT_INT_BITS} bits")
+    return v
+
+
+def _pow(a: Any, b: Any) -> int | float:
+    a, b = _num(a, "**"), _num(b, "**")
+    if isinstance(a, int) and isinstance(b, int) and b > 0:
+        bits = max(a.bit_length(), 1) * b  # an upper bound on the result's size
+        if bits > MAX_CONSTRAINT_INT_BITS and abs(a) > 1:
+            raise SpaceError(f"{a} ** {b} has more than {MAX_CONSTRAINT_INT_BITS} bits")
+    elif abs(b) > 1e4:
+        raise SpaceError(f"exponent {b} is too large")
+    try:
+        return a**b
+    except OverflowError:
+        raise SpaceError(f"{a} ** {b} overflows") from None
+
+
+def _mul(a: Any, b: Any) -> int | float:
+    a, b = _num(a, "*"), _num(b, "*")
+    if isinstance(a, int) and isinstance(b, int):
+        if a.bit_length() + b.bit_length() > MAX_CONSTRAINT_INT_BITS + 1:
+            raise SpaceError(f"a product has more than {MAX_CONSTRAINT_INT_BITS} bits")
+    return a * b
+
+
 _BINOPS = {
-    ast.Add: lambda a, b: a + b,
-    ast.Sub: lambda a, b: a - b,
-    ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b,
-    ast.FloorDiv: lambda a, b: a // b,
-    ast.Mod: lambda a, b: a % b,
-    ast.Pow: lambda a, b: a**b,
+    ast.Add: lambda a, b: _bounded(_num(a, "+") + _num(b, "+")),
+    ast.Sub: lambda a, b: _bounded(_num(a, "-") - _num(b, "-")),
+    ast.Mult: lambda a, b: _bounded(_mul(a, b)),
+    ast.Div: lambda a, b: _num(a, "/") / _num(b, "/"),
+    ast.FloorDiv: lambda a, b: _num(a, "//") // _num(b, "//"),
+    ast.Mod: lambda a, b: _num(a, "%") % _num(b, "%"),
+    ast.Pow: lambda a, b: _bounded(_pow(a, b)),
 }
 _CMPOPS = {
     ast.Lt: lambda a, b: a < b,
@@ -280,11 +322,15 @@ def _dotted(node: ast.AST) -> str | None:
 def parse_constraint(text: Any, where: str) -> ast.Expression:
     """Parse a constraint, refusing anything but arithmetic, comparisons and key paths."""
     if not isinstance(text, str) or not text.strip():
-        raise SpaceError(f"{where}: expected an expression string, got {text!r}")
+        raise SpaceError(f"{where}: expected an expression string, got {short(text)}")
+    if len(text) > MAX_CONSTRAINT_CHARS:
+        raise SpaceError(f"{where}: longer than {MAX_CONSTRAINT_CHARS} characters")
     try:
         tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
-        raise SpaceError(f"{where}: {text!r} is not a valid expression") from None
+    except (SyntaxError, ValueError):
+        raise SpaceError(f"{where}: {short(text)} is not a valid expression") from None
+    except (RecursionError, MemoryError):
+        raise SpaceError(f"{where}: the expression is nested too deeply") from None
     ok = (
         ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
         ast.BinOp, ast.Compare, ast.Constant, ast.Name, ast.Attribute, ast.Load, ast.Call,
@@ -326,9 +372,10 @@ def eval_constraint(tree: ast.Expression, config: dict, where: str) -> bool:
             return all(vals) if isinstance(node.op, ast.And) else any(vals)
         if isinstance(node, ast.UnaryOp):
             v = ev(node.operand)
-            return {ast.Not: lambda: not v, ast.USub: lambda: -v, ast.UAdd: lambda: +v}[
-                type(node.op)
-            ]()
+            if isinstance(node.op, ast.Not):
+                return not v
+            v = _num(v, "unary -" if isinstance(node.op, ast.USub) else "unary +")
+            return -v if isinstance(node.op, ast.USub) else +v
         if isinstance(node, ast.BinOp):
             return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
         if isinstance(node, ast.Compare):
@@ -341,13 +388,19 @@ def eval_constraint(tree: ast.Expression, config: dict, where: str) -> bool:
             return True
         if isinstance(node, ast.Call):
             assert isinstance(node.func, ast.Name)
-            return _ALLOWED_FUNCS[node.func.id](*(ev(a) for a in node.args))
+            if node.keywords or not node.args:
+                raise SpaceError(f"{where}: {node.func.id}() takes numbers only")
+            args = [_num(ev(a), f"{node.func.id}()") for a in node.args]
+            return _ALLOWED_FUNCS[node.func.id](*args)
         raise SpaceError(f"{where}: unsupported expression")  # pragma: no cover
 
     try:
         return bool(ev(tree))
-    except SpaceError:
-        raise
+    except SpaceError as exc:
+        msg = str(exc)
+        raise SpaceError(msg if msg.startswith(where) else f"{where}: {msg}") from None
+    except RecursionError:
+        raise SpaceError(f"{where}: the expression is nested too deeply") from None
     except Exception as exc:  # TypeError, ZeroDivisionError ...
         raise SpaceError(f"{where}: {type(exc).__name__}: {exc}") from None
 
