@@ -80,6 +80,7 @@ from spatten_sim.workload import (
     Bits,
     HeadJob,
     LayerJob,
+    Stage,
     TopkCall,
     Workload,
     dense_attention_ops,
@@ -322,7 +323,7 @@ def _attend_group(
 class _State:
     """Mutable state of one run (local to :func:`build_workload`)."""
 
-    s_tok: np.ndarray  #: float64 [T] cumulative token importance
+    s_tok: np.ndarray  #: float64 [T] cumulative token importance, in probability codes (exact)
     s_head: np.ndarray  #: float64 [H] cumulative head importance
     alive_tok: np.ndarray  #: bool [n_layers, T] survivors of each layer in the last pass
     alive_head: np.ndarray  #: bool [n_layers, H]
@@ -413,7 +414,7 @@ class _Builder:
         return out, TopkCall(int(ids.size), int(k), cycles)
 
     # -- one pass over the layers (summarization, or one generation iteration) ---------------
-    def run_pass(self, stage: str, iteration: int) -> None:
+    def run_pass(self, stage: Stage, iteration: int) -> None:
         m = self.m
         P = m.prompt_tokens
         st = self.state
@@ -447,7 +448,7 @@ class _Builder:
 
     def _run_layer(
         self,
-        stage: str,
+        stage: Stage,
         iteration: int,
         layer: int,
         alive: np.ndarray,
@@ -481,7 +482,8 @@ class _Builder:
         g = self.group
         out_hw = np.zeros((H, nq, d))
         heads: list[HeadJob] = []
-        tok_imp = np.zeros(nk)
+        tok_imp = np.zeros(nk)  #: integer probability codes (exact in float64 below 2**53)
+        levels = float((1 << pol.word_bits) - 1)
         for kv in range(m.n_kv_heads):
             hs = [h for h in range(kv * g, (kv + 1) * g) if heads_alive[h]]
             if not hs:
@@ -505,7 +507,10 @@ class _Builder:
                 causal_prefix,
             )
             out_hw[hs_a] = res.out
-            tok_imp += res.probs.sum(axis=(0, 1), dtype=np.float64)
+            # the importance accumulators add the probabilities' integer codes (code/levels on
+            # the word_bits grid): exact, so tokens of equal importance tie exactly and the
+            # top-k engine's own rule (earliest in the stream) breaks the tie, not float noise
+            tok_imp += np.rint(res.probs.astype(np.float64) * levels).sum(axis=(0, 1))
             st.s_head[hs_a] += np.abs(res.out).sum(axis=(1, 2))
             heads += self._head_jobs(
                 stage, iteration, layer, kv, hs, res, query_ids, key_ids, kpq, bits, progressive
@@ -530,7 +535,7 @@ class _Builder:
 
     def _head_jobs(
         self,
-        stage: str,
+        stage: Stage,
         iteration: int,
         layer: int,
         kv: int,
@@ -576,7 +581,7 @@ class _Builder:
                 v_fetch = key_ids if first else _EMPTY
             jobs.append(
                 HeadJob(
-                    stage=stage,  # type: ignore[arg-type]
+                    stage=stage,
                     iteration=iteration,
                     layer=layer,
                     head=int(h),

@@ -460,3 +460,21 @@ def test_requant_flag_is_max_msb_probability_under_threshold(dec):
         assert bool(h.requant[0]) == bool(rowmax[0] < th)
         seen.add(bool(h.requant[0]))
     assert seen == {True, False}
+
+
+def test_token_importance_accumulates_exact_integer_codes():
+    """The importance accumulators add the probabilities' integer codes: equal importance is an
+    exact tie (broken by the engine's earliest-in-stream rule), never float rounding noise."""
+    from pathlib import Path
+
+    from spatten_sim.algo.functional import _Builder
+    from spatten_sim.config import load_config
+    from spatten_sim.trace import load_trace
+
+    root = Path(__file__).resolve().parents[2]
+    trace = load_trace(root / "traces" / "minilm-sst-25.npz")
+    b = _Builder(trace, load_config("spatten"), None, False)
+    b.run()
+    s = b.state.s_tok
+    assert s.max() > 4095  # in code units (1 = 1/4095), summed over heads, queries, layers
+    assert np.array_equal(s, np.rint(s)), "importance must be a sum of integer codes"
