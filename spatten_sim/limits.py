@@ -49,7 +49,7 @@ LIMITS: dict[str, Limit] = {
         _lim("iterations", 1, 1 << 16, "iterations", "generation steps of one run"),
         _lim("layer_heads", 1, 1 << 18, "layer x head pairs", "per-(layer, head) address tables"),
         _lim("rows", 1, 1 << 24, "rows", "official CSV rows (one per iteration, layer, head)"),
-        _lim("requests", 1, 1 << 31, "requests", "DRAM requests of one dram-bench run"),
+        _lim("requests", 1, 1 << 26, "requests", "DRAM requests of one dram-bench run (~1 GiB)"),
         _lim("channels", 1, 1024, "channels", "HBM3 stacks have 16 to 32 channels each"),
         _lim("multipliers", 1, 1 << 20, "multipliers", "SpAtten: 512 + 512; a die holds ~10^5"),
         _lim("comparators", 1, 1 << 16, "comparators", "SpAtten: 16 per top-k array"),
