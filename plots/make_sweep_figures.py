@@ -44,7 +44,7 @@ def run_inputs(jobs: int | None, dask: str | None, fresh: bool) -> None:
         t0 = time.monotonic()
         s = run_sweep(
             REPO / "hw_configs" / "sweeps" / f"{name}.yaml", DATA / name, jobs=jobs, dask=dask
-        )
+        ).summary
         print(s.text(), file=sys.stderr)
         print(f"{name}: {time.monotonic() - t0:.1f} s", file=sys.stderr)
         if s.failed or s.remaining:

@@ -20,6 +20,7 @@ examples:
   spatten-sim sweep space.yaml -o results/ --dask local
   spatten-sim sweep space.yaml -o results/ --dask tcp://scheduler:8786
   spatten-sim sweep space.yaml -o results/ --dry-run      # list the points, run nothing
+  spatten-sim sweep space.yaml -o results/ --parquet      # also results.parquet (pyarrow)
 """
 
 
@@ -65,6 +66,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="list the points and whether they are done; run none"
     )
+    p.add_argument(
+        "--parquet",
+        action="store_true",
+        help="also write the table as DIR/results.parquet, typed columns (needs pyarrow: "
+        "pip install 'spatten-sim[parquet]'); a run without it removes an older one",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line, only the summary")
 
 
@@ -103,8 +110,11 @@ def _dry_run(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from spatten_sim.errors import SpattenError
     from spatten_sim.sweep.engine import run_sweep
 
+    if args.jobs is not None and args.jobs < 1:  # before anything is read or created
+        raise SpattenError(f"--jobs: must be >= 1, got {args.jobs}")
     if args.dry_run:
         return _dry_run(args)
     summary = run_sweep(
@@ -116,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         max_points=args.max_points,
         reuse_workload=not args.no_reuse,
         show_progress=not args.quiet,
-    )
+        parquet=args.parquet,
+    ).summary
+    assert summary is not None  # run_sweep always sets it
     print(summary.text(), file=sys.stderr if not args.quiet else sys.stdout)
     return 1 if summary.failed else 0

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+
+import yaml
 
 from spatten_sim.errors import SpattenError
 from spatten_sim.sweep.executors import Executor, make_executor
@@ -21,8 +24,9 @@ from spatten_sim.sweep.points import (
 )
 from spatten_sim.sweep.progress import Progress, fmt_duration
 from spatten_sim.sweep.runner import PointOutcome, PointTask, functional_key, run_point
-from spatten_sim.sweep.space import Recipe, Space, load_space
-from spatten_sim.sweep.store import ResultStore
+from spatten_sim.sweep.space import Recipe, Space, SpaceError, load_space, parse_space
+from spatten_sim.sweep.store import PARQUET, SPACE_COPY, ResultStore
+from spatten_sim.sweep.table import ResultTable, require_pyarrow
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class SweepSummary:
     remaining: int  #: points not done (interrupted, or --max-points reached)
     wall_seconds: float
     interrupted: bool = False
+    parquet: bool = False  #: results.parquet was written too
 
     def text(self) -> str:
         lines = [
@@ -62,7 +67,10 @@ class SweepSummary:
             lines.append(
                 f"  {why}: {self.remaining} points left; re-run the same command to continue"
             )
-        lines.append(f"  results: {self.out_dir / 'results.csv'} and {self.out_dir / 'points'}/")
+        tables = f"{self.out_dir / 'results.csv'}" + (
+            f", {self.out_dir / PARQUET}" if self.parquet else ""
+        )
+        lines.append(f"  results: {tables} and {self.out_dir / 'points'}/")
         return "\n".join(lines)
 
 
@@ -132,8 +140,39 @@ def _record(p: Point, out: PointOutcome | None, error: str | None = None) -> dic
     }
 
 
+def _plain(obj: Any) -> Any:
+    """A space given as a mapping, as the YAML it stands for: mappings as dicts, tuples and
+    arrays as lists, numpy scalars as numbers, paths as strings."""
+    if isinstance(obj, Mapping):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars
+    if callable(tolist) and type(obj).__module__ == "numpy":
+        return _plain(tolist())
+    return obj
+
+
+def space_of(space: Mapping[str, Any] | str | Path, out_dir: Path) -> tuple[Space, str | None]:
+    """The parsed space and, for a mapping, its YAML text (what ``space.yaml`` records).
+
+    A mapping has the schema of a space file; its relative paths are relative to the current
+    folder and its name defaults to ``sweep``."""
+    if not isinstance(space, Mapping):
+        return load_space(space), None
+    data = _plain(space)
+    try:
+        text = yaml.safe_dump(data, sort_keys=False)
+    except yaml.YAMLError as exc:
+        raise SpaceError(f"the space mapping is not plain data (YAML): {exc}") from None
+    parsed = parse_space(data, Path.cwd().resolve() / "sweep.yaml")
+    return dataclasses.replace(parsed, source=(out_dir / SPACE_COPY).resolve()), text
+
+
 def run_sweep(
-    space_path: str | Path,
+    space: Mapping[str, Any] | str | Path,
     out_dir: str | Path,
     *,
     jobs: int | None = None,
@@ -146,20 +185,30 @@ def run_sweep(
     executor: Executor | None = None,
     task_fn: Callable[[PointTask], PointOutcome] = run_point,
     table_interval_s: float = 1.0,
-) -> SweepSummary:
-    """Run (or resume) the sweep of ``space_path`` into ``out_dir``; see :mod:`spatten_sim.sweep`.
+    parquet: bool = False,
+) -> ResultTable:
+    """Run (or resume) a sweep into ``out_dir`` and return its table (see :mod:`spatten_sim.sweep`).
+
+    ``space`` is a space file (``space.yaml``, docs/sweeps.md) or a mapping of the same schema
+    (relative paths in it are relative to the current folder). The result is a
+    :class:`~spatten_sim.sweep.table.ResultTable`: the rows of ``results.csv`` (every point done
+    so far, also by earlier runs), typed, with ``.to_frame()`` and ``.summary`` (the
+    :class:`SweepSummary` of this run). ``parquet`` also writes ``results.parquet`` (needs
+    pyarrow: ``pip install 'spatten-sim[parquet]'``).
 
     ``task_fn`` is what runs a point (default :func:`run_point`, which calls ``simulate``); it must
     be a picklable top-level function for the process and Dask executors.
     """
     t0 = time.monotonic()
     stream = stream or sys.stderr
-    space = load_space(space_path)
+    if parquet:
+        require_pyarrow("--parquet (results.parquet)")  # before anything runs
     out = Path(out_dir)
-    inputs = resolve_inputs(space, lambda r: materialize_recipe(r, out))
-    exp = expand(space, inputs)
-    store = ResultStore(out, table_interval_s=table_interval_s)
-    store.open(space.source, manifest_of(space, exp, inputs))
+    sp, space_text = space_of(space, out)
+    inputs = resolve_inputs(sp, lambda r: materialize_recipe(r, out))
+    exp = expand(sp, inputs)
+    store = ResultStore(out, table_interval_s=table_interval_s, parquet=parquet)
+    store.open(sp.source, manifest_of(sp, exp, inputs), space_text=space_text)
 
     def wanted(p: Point) -> bool:
         st = store.status(p.point_id)
@@ -216,7 +265,7 @@ def run_sweep(
         if tasks:
             ex = executor or make_executor(jobs, dask)
             bar.message(
-                f"[sweep] {space.name}: {len(todo)} points to run on {ex.name}"
+                f"[sweep] {sp.name}: {len(todo)} points to run on {ex.name}"
                 + (f" ({skipped} already done)" if skipped else "")
             )
             bar.draw(force=True)
@@ -236,7 +285,7 @@ def run_sweep(
                 "re-run the same command to continue"
             )
     summary = SweepSummary(
-        name=space.name,
+        name=sp.name,
         out_dir=out,
         executor=ex.name if ex is not None else "no executor needed",
         points=len(unique),
@@ -249,5 +298,6 @@ def run_sweep(
         remaining=sum(1 for p in unique if store.status(p.point_id) is None),
         wall_seconds=time.monotonic() - t0,
         interrupted=interrupted,
+        parquet=parquet,
     )
-    return summary
+    return ResultTable(store.rows, summary=summary, out_dir=out)

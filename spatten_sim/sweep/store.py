@@ -31,7 +31,7 @@ import io
 import json
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,8 @@ from spatten_sim.errors import SpattenError
 from spatten_sim.files import atomic_write
 
 TABLE = "results.csv"
+#: the table as Parquet, written beside the CSV when asked (``--parquet``; needs pyarrow)
+PARQUET = "results.parquet"
 MANIFEST = "manifest.json"
 POINTS = "points"
 SPACE_COPY = "space.yaml"
@@ -117,12 +119,18 @@ def point_row(record: dict) -> dict[str, Any]:
     return row
 
 
-def table_text(rows: Iterable[dict[str, Any]]) -> str:
-    """CSV text of rows; the columns are the union in first-seen order."""
-    rows = list(rows)
+def table_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The table's columns: :data:`META_COLUMNS`, then the rows' keys in first-seen order."""
     cols: dict[str, None] = dict.fromkeys(META_COLUMNS)
     for r in rows:
         cols.update(dict.fromkeys(r))
+    return list(cols)
+
+
+def table_text(rows: Iterable[dict[str, Any]]) -> str:
+    """CSV text of rows; the columns are the union in first-seen order."""
+    rows = list(rows)
+    cols = table_columns(rows)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
@@ -150,10 +158,14 @@ def read_table(path: str | Path) -> list[dict[str, Any]]:
 class ResultStore:
     """A results folder: which points are done, and writing new ones safely."""
 
-    def __init__(self, root: str | Path, table_interval_s: float = 1.0) -> None:
+    def __init__(
+        self, root: str | Path, table_interval_s: float = 1.0, *, parquet: bool = False
+    ) -> None:
         self.root = Path(root)
         self.points_dir = self.root / POINTS
         self.table_interval_s = table_interval_s
+        #: also write the table as results.parquet (needs pyarrow)
+        self.parquet = parquet
         self._order: list[str] = []
         self._rows: dict[str, dict[str, Any]] = {}
         self._last_table = 0.0
@@ -161,14 +173,19 @@ class ResultStore:
         self._dirty = False
 
     # -- set-up -----------------------------------------------------------------------------
-    def open(self, space_file: Path, manifest: dict) -> None:
-        """Create the folder, record the space and the manifest, load finished points."""
+    def open(self, space_file: Path, manifest: dict, *, space_text: str | None = None) -> None:
+        """Create the folder, record the space (a copy of ``space_file``, or ``space_text`` for
+        a space given as a mapping) and the manifest, load finished points."""
         try:
             self.points_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SpattenError(f"{self.root}: cannot create ({exc.strerror})") from None
+        if not self.parquet:  # an older results.parquet would disagree with the new table
+            (self.root / PARQUET).unlink(missing_ok=True)
         copy = self.root / SPACE_COPY
-        if space_file.resolve() != copy.resolve():
+        if space_text is not None:
+            atomic_write(copy, space_text)
+        elif space_file.resolve() != copy.resolve():
             shutil.copyfile(space_file, copy.with_name(f".{SPACE_COPY}.tmp"))
             copy.with_name(f".{SPACE_COPY}.tmp").replace(copy)
         atomic_write(self.root / MANIFEST, json.dumps(manifest, indent=1) + "\n")
@@ -207,12 +224,17 @@ class ResultStore:
             self.write_table()
 
     def write_table(self) -> Path:
-        """Rewrite ``results.csv`` from the finished points, in expansion order."""
+        """Rewrite ``results.csv`` (and ``results.parquet`` when asked) from the finished points,
+        in expansion order."""
         path = self.root / TABLE
         t0 = time.monotonic()
         if self._dirty:
-            rows = (self._rows[p] for p in self._order if p in self._rows)
+            rows = self.rows
             atomic_write(path, table_text(rows))
+            if self.parquet:  # after the CSV: a Parquet file older than the CSV is stale
+                from spatten_sim.sweep.table import ResultTable, write_parquet
+
+                write_parquet(ResultTable(rows), self.root / PARQUET)
             self._dirty = False
         self._last_table = time.monotonic()
         # a big table is rewritten less often: at most ~5 % of the time goes to it (an interval

@@ -39,7 +39,7 @@ def sweep_dir(tmp_path_factory) -> Path:
         )
     )
     out = root / "results"
-    s = run_sweep(space, out, jobs=1, show_progress=False)
+    s = run_sweep(space, out, jobs=1, show_progress=False).summary
     assert s.ok == 4
     return out
 

@@ -38,7 +38,7 @@ def test_extract_recipe_is_extracted_once_and_swept(write_space, tmp_path):
     rec = {"extract": {"model": "minilm", "text": "sst", "sample": 1, "tokens": 20}}
     sp = write_space({"axes": {"topk.comparators": [4, 16]}, "traces": [rec]})
     out = tmp_path / "out"
-    s = run_sweep(sp, out, jobs=1, show_progress=False)
+    s = run_sweep(sp, out, jobs=1, show_progress=False).summary
     assert s.ok == 2
     traces = list((out / "traces").glob("*.npz"))
     assert len(traces) == 1 and traces[0].name.startswith("minilm-sst-sample1-tokens20-")
@@ -46,5 +46,5 @@ def test_extract_recipe_is_extracted_once_and_swept(write_space, tmp_path):
     assert {r["trace"] for r in rows} == {traces[0].name}
     assert all(r["input.prompt_tokens"] == 20 for r in rows)
     mtime = traces[0].stat().st_mtime_ns
-    again = run_sweep(sp, out, jobs=1, show_progress=False)
+    again = run_sweep(sp, out, jobs=1, show_progress=False).summary
     assert again.skipped == 2 and traces[0].stat().st_mtime_ns == mtime  # not extracted again

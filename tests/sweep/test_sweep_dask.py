@@ -18,8 +18,8 @@ pytestmark = pytest.mark.dist
 
 def test_local_cluster_equals_local_executor(write_space, tmp_path):
     sp = write_space({"axes": {"topk.comparators": [2, 16], "memory.channels": [8, 16]}})
-    local = run_sweep(sp, tmp_path / "local", jobs=1, show_progress=False)
-    dask = run_sweep(sp, tmp_path / "dask", jobs=2, dask="local", show_progress=False)
+    local = run_sweep(sp, tmp_path / "local", jobs=1, show_progress=False).summary
+    dask = run_sweep(sp, tmp_path / "dask", jobs=2, dask="local", show_progress=False).summary
     assert local.ok == dask.ok == 4 and "Dask LocalCluster (2 workers)" in dask.executor
     assert (tmp_path / "local" / "results.csv").read_text() == (
         tmp_path / "dask" / "results.csv"
@@ -37,7 +37,9 @@ def test_worker_killed_mid_sweep_loses_and_duplicates_nothing(write_space, tmp_p
         result = {}
 
         def go():
-            result["summary"] = run_sweep(sp, tmp_path / "dask", executor=ex, show_progress=False)
+            result["summary"] = run_sweep(
+                sp, tmp_path / "dask", executor=ex, show_progress=False
+            ).summary
 
         th = threading.Thread(target=go)
         th.start()
@@ -73,7 +75,7 @@ def test_existing_scheduler_by_address(write_space, tmp_path):
     ) as cluster:
         addr = cluster.scheduler_address
         assert addr.startswith("tcp://")
-        s = run_sweep(sp, tmp_path / "remote", dask=addr, show_progress=False)
+        s = run_sweep(sp, tmp_path / "remote", dask=addr, show_progress=False).summary
     assert s.ok == 2 and s.executor == f"Dask at {addr}"
     run_sweep(sp, tmp_path / "local", jobs=1, show_progress=False)
     assert (tmp_path / "local" / "results.csv").read_text() == (

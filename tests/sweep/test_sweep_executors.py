@@ -38,8 +38,10 @@ def test_process_pool_equals_serial_and_reuse_changes_nothing(write_space, tmp_p
     sp = write_space(
         {"axes": {"memory.channels": [4, 16], "buffers.key_sram_bytes": [8192, 196608]}}
     )
-    serial = run_sweep(sp, tmp_path / "serial", jobs=1, show_progress=False)
-    pool = run_sweep(sp, tmp_path / "pool", jobs=2, show_progress=False, reuse_workload=False)
+    serial = run_sweep(sp, tmp_path / "serial", jobs=1, show_progress=False).summary
+    pool = run_sweep(
+        sp, tmp_path / "pool", jobs=2, show_progress=False, reuse_workload=False
+    ).summary
     assert serial.ok == pool.ok == 4
     a = (tmp_path / "serial" / "results.csv").read_text()
     b = (tmp_path / "pool" / "results.csv").read_text()

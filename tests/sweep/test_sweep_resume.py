@@ -30,7 +30,7 @@ def test_failures_are_recorded_and_the_sweep_goes_on(write_space, tmp_path):
         }
     )
     out = tmp_path / "out"
-    s = run_sweep(sp, out, jobs=1, show_progress=False)
+    s = run_sweep(sp, out, jobs=1, show_progress=False).summary
     assert (s.points, s.ok, s.failed, s.remaining) == (4, 1, 3, 0)
     msgs = dict((m, n) for m, n, _ in s.failures)
     assert msgs == {
@@ -45,20 +45,20 @@ def test_failures_are_recorded_and_the_sweep_goes_on(write_space, tmp_path):
     assert rows[0]["cycles"] > 0 and rows[1]["cycles"] is None
     assert rows[2]["cfg.qxk.multipliers"] == 48 and rows[1]["error"].startswith("ConfigError")
     # failed points count as done ...
-    again = run_sweep(sp, out, jobs=1, show_progress=False)
+    again = run_sweep(sp, out, jobs=1, show_progress=False).summary
     assert (again.skipped, again.ran) == (4, 0)
     # ... unless asked to retry them
-    retry = run_sweep(sp, out, jobs=1, show_progress=False, retry_failed=True)
+    retry = run_sweep(sp, out, jobs=1, show_progress=False, retry_failed=True).summary
     assert (retry.skipped, retry.ran, retry.failed) == (1, 3, 3)
 
 
 def test_resume_after_stop_gives_the_same_table(write_space, tmp_path):
     sp = write_space({"axes": {"topk.comparators": [2, 8, 16], "memory.channels": [8, 16]}})
     part = tmp_path / "part"
-    s1 = run_sweep(sp, part, jobs=1, show_progress=False, max_points=2)
+    s1 = run_sweep(sp, part, jobs=1, show_progress=False, max_points=2).summary
     assert (s1.ran, s1.remaining) == (2, 4) and "re-run the same command" in s1.text()
     assert len(read_table(part)) == 2
-    s2 = run_sweep(sp, part, jobs=1, show_progress=False)
+    s2 = run_sweep(sp, part, jobs=1, show_progress=False).summary
     assert (s2.skipped, s2.ran, s2.remaining) == (2, 4, 0)
     full = tmp_path / "full"
     run_sweep(sp, full, jobs=1, show_progress=False, reuse_workload=False)
@@ -103,7 +103,7 @@ def test_a_configuration_listed_twice_is_one_row(write_space, tmp_path):
     copy = tmp_path / "same-data.npz"
     copy.write_bytes(TRACE.read_bytes())
     sp = write_space({"axes": {"topk.comparators": [16, 4, 16]}, "traces": [str(TRACE), str(copy)]})
-    s = run_sweep(sp, tmp_path / "out", jobs=1, show_progress=False)
+    s = run_sweep(sp, tmp_path / "out", jobs=1, show_progress=False).summary
     assert s.points == 2 and s.ran == 2
     rows = read_table(tmp_path / "out")
     assert [r["cfg.topk.comparators"] for r in rows] == [16, 4]
