@@ -26,7 +26,6 @@ DRAM model preset and overrides its fields).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import numbers
 import typing
@@ -55,10 +54,21 @@ def _field_error(where: tuple[str, ...], key: str, reason: str) -> ConfigError:
     return exc
 
 
-@functools.cache
+_FIELD_TYPES: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
 def _field_types(cls: type) -> tuple[tuple[str, Any], ...]:
-    hints = typing.get_type_hints(cls)
-    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
+    """(name, type) of each field of a configuration class (cached: it is asked per instance)."""
+    types = _FIELD_TYPES.get(cls)
+    if types is None:
+        hints = typing.get_type_hints(cls)
+        types = _FIELD_TYPES[cls] = tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
+    return types
+
+
+def _is_section(tp: Any) -> typing.TypeGuard[type]:
+    """Whether a field's type is a configuration class (a nested section)."""
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
 def _coerce(value: Any, tp: Any) -> tuple[bool, Any]:
@@ -76,13 +86,13 @@ def _coerce(value: Any, tp: Any) -> tuple[bool, Any]:
     if tp is dict:
         ok = isinstance(value, Mapping)
         return ok, dict(value) if ok else value  # a copy: the caller's dict cannot change it
-    if dataclasses.is_dataclass(tp):
+    if _is_section(tp):
         return isinstance(value, tp), value
     return False, value  # pragma: no cover - every field has one of the types above
 
 
 def _type_name(tp: Any) -> str:
-    if dataclasses.is_dataclass(tp):
+    if _is_section(tp):
         return f"a {tp.__name__} (a mapping in a file)"
     return tp.__name__ if isinstance(tp, type) else str(tp)
 
@@ -439,10 +449,10 @@ class HwConfig(_Section):
     >>> cfg = HwConfig()
     >>> dataclasses.replace(cfg, topk=dataclasses.replace(cfg.topk, comparators=4)).topk.comparators
     4
-    >>> dataclasses.replace(cfg, clock_ghz=0)
+    >>> dataclasses.replace(cfg, buffers=dataclasses.replace(cfg.buffers, key_sram_bytes=-5))
     Traceback (most recent call last):
     ...
-    spatten_sim.errors.ConfigError: clock_ghz: must be > 0, got 0.0
+    spatten_sim.errors.ConfigError: buffers.key_sram_bytes: must be a positive integer, got -5
     """
 
     name: str = "unnamed"
@@ -508,7 +518,7 @@ def _build(cls: type, data: Any, path: str) -> Any:
         if key not in types:
             raise ConfigError(f"{kp}: unknown key (known: {', '.join(sorted(types))})")
         tp = types[key]
-        kwargs[key] = _build(tp, value, kp) if dataclasses.is_dataclass(tp) else value
+        kwargs[key] = _build(tp, value, kp) if _is_section(tp) else value
     try:
         return cls(**kwargs)
     except ConfigError as exc:
