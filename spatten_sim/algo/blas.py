@@ -17,7 +17,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -53,7 +53,7 @@ def _candidate_libraries() -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _openblas() -> tuple[object, object] | None:
+def _openblas() -> tuple[Callable[[], int], Callable[[int], object]] | None:
     """The (get, set) functions of the loaded OpenBLAS, or None."""
     for path in _candidate_libraries():
         try:
@@ -77,9 +77,9 @@ def single_threaded_blas() -> Iterator[None]:
         yield
         return
     get_fn, set_fn = fns
-    previous = int(get_fn())  # type: ignore[operator]
-    set_fn(1)  # type: ignore[operator]
+    previous = int(get_fn())
+    set_fn(1)
     try:
         yield
     finally:
-        set_fn(previous)  # type: ignore[operator]
+        set_fn(previous)

@@ -176,24 +176,29 @@ class FidelityAccumulator:
         a.overlap.append(overlap)
 
     def result(self) -> dict:
-        per = []
+        per: list[dict[str, object]] = []
+        errs: list[float] = []
+        sp: list[float] = []
+        ov: list[float] = []
         for (stage, layer), a in sorted(
             self._acc.items(), key=lambda kv: (kv[0][0] != "summarization", kv[0][1])
         ):
             rel = float(np.sqrt(a.err2 / a.ref2)) if a.ref2 > 0 else float(np.sqrt(a.err2))
+            spearman = float(np.mean(a.spearman)) if a.spearman else 1.0
+            overlap = float(np.mean(a.overlap)) if a.overlap else 1.0
             per.append(
                 {
                     "stage": stage,
                     "layer": layer,
                     "queries": a.queries,
                     "output_rel_error": rel,
-                    "importance_spearman": float(np.mean(a.spearman)) if a.spearman else 1.0,
-                    "importance_topk_overlap": float(np.mean(a.overlap)) if a.overlap else 1.0,
+                    "importance_spearman": spearman,
+                    "importance_topk_overlap": overlap,
                 }
             )
-        errs = [r["output_rel_error"] for r in per]
-        sp = [r["importance_spearman"] for r in per]
-        ov = [r["importance_topk_overlap"] for r in per]
+            errs.append(rel)
+            sp.append(spearman)
+            ov.append(overlap)
         return {
             "reference": "dense float32 attention on the trace's Q/K/V, no pruning or quantization",
             "per_layer": per,

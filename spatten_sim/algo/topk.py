@@ -106,7 +106,7 @@ def _splitmix64(x: np.uint64) -> np.uint64:
 
 
 @njit(cache=True, inline="always")
-def _pivot_index(seed: np.uint64, round_idx: np.int64, m: np.int64) -> np.int64:
+def _pivot_index(seed: np.uint64, round_idx: int | np.int64, m: int | np.int64) -> np.int64:
     """Index of the pivot in a FIFO of ``m`` elements, from a hash of (seed, round, m)."""
     h = _splitmix64(seed ^ _splitmix64(np.uint64(round_idx) ^ (np.uint64(m) << np.uint64(32))))
     return np.int64(h % np.uint64(m))
@@ -300,7 +300,7 @@ class TopKRowsResult:
 def topk_rows_detail(
     values: np.ndarray,
     lengths: np.ndarray | None = None,
-    ks: np.ndarray | int = 0,
+    ks: np.ndarray | int | np.integer = 0,
     comparators: int = DEFAULT_COMPARATORS,
     seed: int = 0,
     round_overhead_cycles: int = DEFAULT_ROUND_OVERHEAD_CYCLES,
@@ -360,7 +360,7 @@ def topk_rows_detail(
 def topk_rows(
     values: np.ndarray,
     lengths: np.ndarray | None = None,
-    ks: np.ndarray | int = 0,
+    ks: np.ndarray | int | np.integer = 0,
     comparators: int = DEFAULT_COMPARATORS,
     seed: int = 0,
     round_overhead_cycles: int = DEFAULT_ROUND_OVERHEAD_CYCLES,

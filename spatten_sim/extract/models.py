@@ -27,7 +27,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from spatten_sim.errors import SpattenError
 from spatten_sim.extract.cache import cached_dir
@@ -198,8 +198,9 @@ def load_model(key: str, cache: Path) -> LoadedModel:
             )
             t = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
             # The de-quantized float32 weights are plain tensors; drop the GGUF marker so that
-            # transformers serializes them as an ordinary checkpoint.
-            m.hf_quantizer = None
+            # transformers serializes them as an ordinary checkpoint. (A plain attribute the
+            # loader sets; torch types every Module attribute as Tensor | Module.)
+            cast(Any, m).hf_quantizer = None
             if hasattr(m.config, "quantization_config"):
                 del m.config.quantization_config
             m.save_pretrained(tmp, safe_serialization=True)

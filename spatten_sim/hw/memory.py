@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import numpy as np
 from numba import njit
@@ -226,6 +226,25 @@ def _ideal_kernel(
     clock[0] = entry_prev
 
 
+class _CrossbarModel(MemoryModel, Protocol):
+    """A memory model that applies :class:`CrossbarLimits` itself (``supports_crossbar``)."""
+
+    supports_crossbar: bool
+
+    def access(
+        self,
+        addresses: np.ndarray,
+        arrival_cycles: np.ndarray,
+        is_write: np.ndarray | None = None,
+        *,
+        crossbar: CrossbarLimits | None = None,
+    ) -> np.ndarray: ...
+
+
+def _supports_crossbar(model: MemoryModel) -> TypeGuard[_CrossbarModel]:
+    return bool(getattr(model, "supports_crossbar", False))
+
+
 class CrossbarMemory:
     """A memory model behind SpAtten's fetcher crossbar (:class:`CrossbarLimits`).
 
@@ -234,7 +253,7 @@ class CrossbarMemory:
     controllers' real acceptance)."""
 
     def __init__(self, inner: MemoryModel, limits: CrossbarLimits) -> None:
-        if not getattr(inner, "supports_crossbar", False):
+        if not _supports_crossbar(inner):
             raise TypeError(f"{type(inner).__name__} does not support the crossbar limits")
         self.inner = inner
         self.limits = limits
@@ -249,9 +268,7 @@ class CrossbarMemory:
         self.peak_bandwidth_gbps = inner.peak_bandwidth_gbps
 
     def access(self, addresses, arrival_cycles, is_write=None):
-        return self.inner.access(  # type: ignore[call-arg]
-            addresses, arrival_cycles, is_write, crossbar=self.limits
-        )
+        return self.inner.access(addresses, arrival_cycles, is_write, crossbar=self.limits)
 
     def stats(self) -> dict[str, Any]:
         st = dict(self.inner.stats())

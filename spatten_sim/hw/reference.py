@@ -783,15 +783,16 @@ class ReferenceModel:
         actions = {u: dict(a) for u, a in self.actions.items()}
         actions["dram"] = dram_actions(stats)
         records = []
+        ends: list[int] = []
         for layer in self.layers:
             assert layer.start is not None and layer.end is not None
             records.append(layer_record(layer.lj, layer.start, layer.end, layer.dram_bytes))
+            ends.append(int(layer.end))
         if self.layers:
             last = self.layers[-1]
-            assert last.end is not None
             # the last layer to finish (without the layer barrier an empty last layer may end
             # before earlier ones), then the head top-k after the last layer (§7)
-            cycles = max(int(lay.end) for lay in self.layers) + _cycles(last.lj.head_topk)
+            cycles = max(ends) + _cycles(last.lj.head_topk)
         else:
             cycles = 0
         return TimingResult(

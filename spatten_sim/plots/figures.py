@@ -51,7 +51,7 @@ def _constant_keys(runs: Sequence[Run]) -> list[str]:
     return [k for k, vs in seen.items() if len(vs) == 1]
 
 
-def _spans_decades(vals: Sequence[float]) -> bool:
+def _spans_decades(vals: Sequence[float | None]) -> bool:
     v = [x for x in vals if x is not None and x > 0]
     return len(v) > 1 and max(v) / min(v) >= 16
 
@@ -81,7 +81,7 @@ def metric_vs_axis(
     xs_all = [r.row.get(col) for r in runs]
     log_x = all(isinstance(x, (int, float)) for x in xs_all) and _spans_decades(xs_all)
     for ax, m in zip(axs, metrics, strict=True):
-        ys_all = []
+        ys_all: list[float] = []
         for i, (name, rs) in enumerate(groups.items()):
             pts = sorted((r.row[col], metric(r.row, m)) for r in rs if metric(r.row, m) is not None)
             if not pts:
@@ -416,7 +416,9 @@ def figure_data(fig: Figure) -> dict[str, Any]:
                 "title": ax.get_title(),
                 "xlabel": ax.get_xlabel(),
                 "ylabel": ax.get_ylabel(),
-                "lines": [(ln.get_label(), len(ln.get_xdata())) for ln in ax.get_lines()],
+                "lines": [
+                    (ln.get_label(), len(np.asarray(ln.get_xdata()))) for ln in ax.get_lines()
+                ],
                 "collections": len(ax.collections),
                 "bars": len(ax.patches),
             }

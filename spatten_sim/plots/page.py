@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,7 @@ def write_report(path: str | Path, out: str | Path) -> Path:
     p, o = Path(path), Path(out)
     if o.suffix not in (".html", ".md"):
         raise SpattenError(f"-o {o}: expected a .html or .md file name")
+    builder: Callable[[Path, Path], Page]
     if pdata.is_sweep_dir(p):
         builder = sweep_page
     elif pdata.is_run_dir(p):

@@ -6,6 +6,8 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 from spatten_sim.errors import SpattenError
 from spatten_sim.validate import measures as m
@@ -83,7 +85,10 @@ def measure_row(spec: RowSpec, ctx: Context) -> RowResult:
     return dataclasses.replace(judge(spec, m.Measured(None, why)), missing=why)
 
 
-def _safe(fn: Callable[[], object]) -> object | None:
+_T = TypeVar("_T")
+
+
+def _safe(fn: Callable[[], _T]) -> _T | None:
     try:
         return fn()
     except (m.MissingInput, NotRun, ModuleNotFoundError, SpattenError):
@@ -94,7 +99,7 @@ def figure_data(ctx: Context) -> tuple[BreakdownData, SweepData, PowerData]:
     """The figures' data, from the simulations the rows ran (cached in ``ctx``)."""
     trace = _safe(lambda: tuple(m.cumulative_speedups(ctx, "trace")))
     csv = _safe(lambda: tuple(m.cumulative_speedups(ctx, "csv")))
-    breakdown = BreakdownData(m.STEP_NAMES, PAPER_CUMULATIVE, trace, csv)  # type: ignore[arg-type]
+    breakdown = BreakdownData(m.STEP_NAMES, PAPER_CUMULATIVE, trace, csv)
     sweep = _safe(lambda: m.comparator_sweep(ctx))
     speed = None
     if isinstance(sweep, dict):
@@ -106,7 +111,7 @@ def figure_data(ctx: Context) -> tuple[BreakdownData, SweepData, PowerData]:
     if isinstance(op, dict):
         ours.append(("ours: paper's operating point", (op["logic"], op["sram"], op["dram"])))
     for which, label in (("bert", "BERT-like trace"), ("gpt2", "GPT-2-Small CSV")):
-        rep = _safe(lambda w=which: m.power_report(ctx, w))
+        rep = _safe(partial(m.power_report, ctx, which))
         if rep is not None:
             s = m.power_split(rep)
             ours.append((f"ours: {label}", (s["logic"], s["sram"], s["dram"])))

@@ -395,10 +395,10 @@ def simulate(
     front_floor = front[F_CLOCK]  # a batch never sends before the previous batch's last send
     if in_order == 1 and front_next < front_floor:
         front_next = front_floor
-    t = 0
-    last_t = 0
+    t = np.int64(0)  # int64 like every cycle it takes (NEVER, the arrivals)
+    last_t = np.int64(0)
     pushed_now = 0
-    pushed_cycle = -1
+    pushed_cycle = np.int64(-1)
     ch_next = NEVER
     for c in range(C):
         ch_next = min(ch_next, next_t[c])

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from spatten_sim.config import HwConfig
 from spatten_sim.errors import ConfigError
-from spatten_sim.hw.units.base import UNBOUNDED, Stage
+from spatten_sim.hw.units.base import UNBOUNDED, SoftmaxUnit, Stage, TopkUnit
 from spatten_sim.hw.units.buffers import Buffers
 from spatten_sim.hw.units.decision import Decision
 from spatten_sim.hw.units.probxv import ProbxV
@@ -62,9 +62,9 @@ class Pipeline:
     """The wired units of one configuration and head size."""
 
     qxk: QxK
-    softmax: object  #: one of SOFTMAX_IMPLS
+    softmax: SoftmaxUnit  #: one of SOFTMAX_IMPLS
     decision: Decision
-    topk: object  #: one of TOPK_IMPLS
+    topk: TopkUnit  #: one of TOPK_IMPLS
     probxv: ProbxV
     buffers: Buffers
     #: the front chain: QxK, the softmax stage(s), the decision (docs/timing-model.md §3)

@@ -14,7 +14,9 @@ figures and nothing else, so a unit is changed -- or swapped for another impleme
 
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from typing import Protocol, TypeAlias, overload
 
 import numpy as np
 
@@ -45,7 +47,11 @@ class Stage:
             raise ValueError(f"stage {self.name}: rate and depth must be >= 1, fifo >= 0")
 
 
-def ceil_div(a: int, b: int) -> int:
+@overload
+def ceil_div(a: int, b: int) -> int: ...
+@overload
+def ceil_div(a: np.ndarray, b: int) -> np.ndarray: ...
+def ceil_div(a: int | np.ndarray, b: int) -> int | np.ndarray:
     """Integer ceiling of ``a / b`` (elementwise for arrays)."""
     return -(-a // b)
 
@@ -55,3 +61,41 @@ def total(x):
     one job's size or an array of many jobs' sizes (the event-free summarization path counts a
     head at once; the counts are integers, so the sums are exact)."""
     return int(x.sum()) if isinstance(x, np.ndarray) else x
+
+
+#: the action counters a unit's ``count`` adds to: ``actions[unit][action] += ...``
+Actions: TypeAlias = Mapping[str, MutableMapping[str, float]]
+
+#: a job's size, or an array of many jobs' sizes (the event-free path counts a head at once)
+Sizes: TypeAlias = int | np.ndarray
+
+
+class SoftmaxUnit(Protocol):
+    """What the timing models read from a softmax implementation (``SOFTMAX_IMPLS``)."""
+
+    unit: str  #: the report unit of its first stage
+    input_fifo: int  #: entries of its input FIFO (QxK's ``next_fifo``)
+    rate: int  #: elements a cycle
+
+    def stages(self, next_fifo: int) -> tuple[Stage, ...]: ...
+
+    def count(self, actions: Actions, n: Sizes) -> None: ...
+
+
+class TopkUnit(Protocol):
+    """What the timing models read from a top-k engine implementation (``TOPK_IMPLS``)."""
+
+    rate: int  #: elements a cycle (fill, emit, pass)
+    depth: int  #: cycles from taking an element to handing it on
+
+    @overload
+    def is_select(self, n: int, m: int, cycles: int) -> bool: ...
+    @overload
+    def is_select(self, n: np.ndarray, m: np.ndarray, cycles: np.ndarray) -> np.ndarray: ...
+
+    @overload
+    def extra_rounds(self, n: int, cycles: int) -> int: ...
+    @overload
+    def extra_rounds(self, n: np.ndarray, cycles: np.ndarray) -> np.ndarray: ...
+
+    def count(self, actions: Actions, unit: str, cycles: int) -> None: ...

@@ -149,15 +149,15 @@ class Fetcher:
         start, issue, arrivals = self._start(now, n)
         allad = np.concatenate(addrs)
         done = np.asarray(self.mem.access(allad, arrivals), dtype=np.int64)
-        ready = []
+        ready_rows: list[np.ndarray] = []
         off = 0
         for (stream, layer, h, rows, bits), a in zip(parts, addrs, strict=True):
             comp = done[off : off + a.size]
             off += a.size
             self.bytes_by_stream[stream] += a.size * self.tx
-            ready.append(self._rows_ready(stream, layer, h, rows, bits, a, comp))
+            ready_rows.append(self._rows_ready(stream, layer, h, rows, bits, a, comp))
         self._account(n, issue, actions)
-        return FetchResult(start, issue, n, tuple(ready))
+        return FetchResult(start, issue, n, tuple(ready_rows))
 
     def _rows_ready(self, stream, layer, head, rows, bits, addrs, comp) -> np.ndarray:
         if rows.size == 0:

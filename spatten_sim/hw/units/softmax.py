@@ -22,8 +22,10 @@ divide, 2 FIFO accesses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from spatten_sim.config import HwConfig
-from spatten_sim.hw.units.base import Stage, total
+from spatten_sim.hw.units.base import Actions, Sizes, SoftmaxUnit, Stage, total
 
 
 class TwoPassSoftmax:
@@ -46,7 +48,7 @@ class TwoPassSoftmax:
             Stage("softmax_div", "softmax_div", self.rate, self.div_depth, next_fifo, self.gate),
         )
 
-    def count(self, actions, n: int) -> None:
+    def count(self, actions: Actions, n: Sizes) -> None:
         _count(actions, n)
 
 
@@ -64,11 +66,11 @@ class PassThroughSoftmax:
     def stages(self, next_fifo: int) -> tuple[Stage, ...]:
         return (Stage("softmax", self.unit, self.rate, self.depth, next_fifo),)
 
-    def count(self, actions, n: int) -> None:
+    def count(self, actions: Actions, n: Sizes) -> None:
         _count(actions, n)
 
 
-def _count(actions, n) -> None:
+def _count(actions: Actions, n: Sizes) -> None:
     a = actions["softmax"]
     a["fp_mults"] += total(7 * n)
     a["fp_adds"] += total(6 * n)
@@ -76,4 +78,7 @@ def _count(actions, n) -> None:
     a["fifo_accesses"] += total(2 * n)
 
 
-SOFTMAX_IMPLS = {"two_pass": TwoPassSoftmax, "pass_through": PassThroughSoftmax}
+SOFTMAX_IMPLS: dict[str, Callable[[HwConfig], SoftmaxUnit]] = {
+    "two_pass": TwoPassSoftmax,
+    "pass_through": PassThroughSoftmax,
+}

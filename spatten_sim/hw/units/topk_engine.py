@@ -23,10 +23,13 @@ Actions per active cycle of a call: both comparator arrays compare ``comparators
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import overload
+
 import numpy as np
 
 from spatten_sim.config import HwConfig
-from spatten_sim.hw.units.base import ceil_div
+from spatten_sim.hw.units.base import Actions, TopkUnit, ceil_div
 
 
 class QuickSelectTopk:
@@ -36,21 +39,31 @@ class QuickSelectTopk:
         self.rate = cfg.topk.comparators
         self.depth = 1
 
-    def is_select(self, n, m, cycles):
+    @overload
+    def is_select(self, n: int, m: int, cycles: int) -> bool: ...
+    @overload
+    def is_select(self, n: np.ndarray, m: np.ndarray, cycles: np.ndarray) -> np.ndarray: ...
+    def is_select(
+        self, n: int | np.ndarray, m: int | np.ndarray, cycles: int | np.ndarray
+    ) -> bool | np.ndarray:
         """Does the job use the engine (select mode), or pass through it? (Elementwise for
         arrays of jobs.)"""
         if isinstance(n, np.ndarray):
             return (m < n) | (cycles > 0)
         return m < n or cycles > 0
 
-    def extra_rounds(self, n, cycles):
+    @overload
+    def extra_rounds(self, n: int, cycles: int) -> int: ...
+    @overload
+    def extra_rounds(self, n: np.ndarray, cycles: np.ndarray) -> np.ndarray: ...
+    def extra_rounds(self, n: int | np.ndarray, cycles: int | np.ndarray) -> int | np.ndarray:
         """Cycles of rounds after the fill pass (which is the first round's compare).
         (Elementwise for arrays of jobs.)"""
         if isinstance(n, np.ndarray):
             return np.maximum(0, cycles - ceil_div(n, self.rate))
         return max(0, int(cycles) - ceil_div(n, self.rate))
 
-    def count(self, actions, unit: str, cycles: int) -> None:
+    def count(self, actions: Actions, unit: str, cycles: int) -> None:
         p = self.rate
         a = actions[unit]
         a["comparisons"] += 2 * p * cycles
@@ -58,4 +71,4 @@ class QuickSelectTopk:
         a["fifo_accesses"] += p * cycles
 
 
-TOPK_IMPLS = {"quick_select": QuickSelectTopk}
+TOPK_IMPLS: dict[str, Callable[[HwConfig], TopkUnit]] = {"quick_select": QuickSelectTopk}
