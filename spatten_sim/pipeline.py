@@ -10,12 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spatten_sim.config import HwConfig, check_head_dim, load_config
 from spatten_sim.errors import SpattenError
 from spatten_sim.report import Report, build_report
 from spatten_sim.workload import Workload
+
+if TYPE_CHECKING:
+    from spatten_sim.recording import RunRecorder
 
 
 def make_memory_for(cfg: HwConfig):
@@ -67,6 +70,7 @@ def simulate(
     record_timeline: bool = False,
     input_kind: str | None = None,
     provenance_extra: Mapping[str, Any] | None = None,
+    recorder: RunRecorder | None = None,
 ) -> Report:
     """Simulate ``input_path`` on ``config`` (an :class:`HwConfig`, a YAML path or a preset
     name, with optional ``--set`` style overrides) and return the :class:`Report`.
@@ -81,6 +85,9 @@ def simulate(
     ``sets``, command line, timestamp) is computed here; ``provenance_extra`` adds to or replaces
     its entries (the CLI passes ``sets`` and ``command_line``; a sweep its known
     ``input_sha256``).
+
+    A ``recorder`` (:class:`spatten_sim.recording.RunRecorder`) keeps a look inside the run
+    beside the report (pruning map, DRAM batches, DRAM request stream); it never changes a cycle.
     """
     from spatten_sim.energy import compute_energy, load_energy_table
     from spatten_sim.hw.accelerator import run_timing
@@ -102,9 +109,10 @@ def simulate(
     if progress:
         n_jobs = sum(h.n_queries for h in workload.head_jobs())
         progress(f"timing phase: {n_jobs:,} query jobs")
+    timing_mem = mem if recorder is None else recorder.attach(workload, mem, kind)
     c1 = time.process_time()
     t1 = time.perf_counter()
-    timing = run_timing(cfg, workload, mem, record_timeline, progress)
+    timing = run_timing(cfg, workload, timing_mem, record_timeline, progress)
     wall["timing"] = time.perf_counter() - t1
     cpu["timing"] = time.process_time() - c1
     inner = getattr(mem, "inner", mem)

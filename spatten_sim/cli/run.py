@@ -19,6 +19,15 @@ examples:
   spatten-sim run spatten traces/minilm-sst-25.npz --set policy.token_pruning.end_keep_ratio=0.5
   spatten-sim run spatten_1_8 workload.csv --json - > report.json
   spatten-sim run dense trace.npz -o results/dense   # report.json, config.yaml, layers.csv
+  spatten-sim run spatten gpt2-small --timeline -o runs/gpt2   # + timeline.csv, timeline.json
+  spatten-sim run spatten traces/minilm-sst-25.npz --dram-trace minilm.dramsim3
+  spatten-sim run spatten gpt2-small --dram-trace gpt2.trace --dram-trace-format ramulator2
+
+Looking inside a run (docs/report.md): -o DIR also writes pruning.npz (the tokens and heads
+kept at each layer; `spatten-sim plot DIR --pruning`); with --timeline, timeline.json is a
+Chrome/Perfetto trace (open it in https://ui.perfetto.dev): a track per unit, the layers and
+iterations, the DRAM batches. --dram-trace writes the run's DRAM requests for Ramulator 2
+(LoadStoreTrace: `LD 0x<addr>` lines) or DRAMsim3 (`0x<addr> READ <cycle>` lines).
 """
 
 
@@ -50,7 +59,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--timeline",
         action="store_true",
         help="record every unit's busy/stall intervals (timeline.csv in -o DIR; for "
-        "`spatten-sim plot --timeline`)",
+        "`spatten-sim plot --timeline`) and timeline.json, a Chrome/Perfetto trace of the units, "
+        "layers, iterations and DRAM batches",
+    )
+    p.add_argument(
+        "--dram-trace",
+        metavar="PATH",
+        help="write the run's DRAM request stream to PATH, for Ramulator 2 or DRAMsim3 (HBM2 "
+        "memory models only); the format from --dram-trace-format or the name: *.ramulator2, "
+        "*.dramsim3 (optionally + .trace)",
+    )
+    p.add_argument(
+        "--dram-trace-format",
+        choices=("ramulator2", "dramsim3"),
+        help="ramulator2: LoadStoreTrace lines `LD 0x<addr>` (no timing); dramsim3: "
+        "`0x<addr> READ <memory cycle>`",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print no summary or progress")
 
@@ -65,9 +88,23 @@ def _check_writable(args: argparse.Namespace) -> None:
         ensure_writable_file(args.json, f"--json {args.json}")
 
 
-def _write_outputs(args: argparse.Namespace, report, config_yaml: str, progress) -> None:
+def _write_outputs(
+    args: argparse.Namespace, report, config_yaml: str, progress, recorder=None
+) -> None:
     """The run folder (``-o``: its ``config.yaml`` is the fully resolved configuration) and the
-    ``--json`` file (it embeds that configuration as ``provenance.config``; nothing beside it)."""
+    ``--json`` file (it embeds that configuration as ``provenance.config``; nothing beside it).
+    What ``recorder`` kept (pruning.npz, timeline.json, the DRAM trace) is written first."""
+    if recorder is not None:
+        from spatten_sim.recording import write_recorded
+
+        for line in write_recorded(
+            recorder,
+            report,
+            output=args.output,
+            dram_trace=args.dram_trace,
+            dram_trace_format=args.dram_trace_format,
+        ):
+            progress(f"wrote {line}")
     if args.output:
         out = report.write_dir(args.output, config_yaml)
         progress(f"wrote {out / 'report.json'}, {out / 'config.yaml'}, {out / 'layers.csv'}")
@@ -81,9 +118,13 @@ def run(args: argparse.Namespace) -> int:
     from spatten_sim.config import load_config
     from spatten_sim.pipeline import simulate
     from spatten_sim.provenance import resolved_yaml
+    from spatten_sim.recording import check_dram_trace, recorder_for
 
     cfg = load_config(args.hw, args.sets)
     _check_writable(args)
+    if args.dram_trace:
+        check_dram_trace(cfg, args.dram_trace, args.dram_trace_format)
+    recorder = recorder_for(output=args.output, timeline=args.timeline, dram_trace=args.dram_trace)
     to_stdout = args.json == "-"
     info = sys.stderr if to_stdout else sys.stdout
 
@@ -97,9 +138,10 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
         record_timeline=args.timeline,
         provenance_extra={"sets": list(args.sets), "command_line": list(sys.argv)},
+        recorder=recorder,
     )
     try:
-        _write_outputs(args, report, resolved_yaml(cfg), progress)
+        _write_outputs(args, report, resolved_yaml(cfg), progress, recorder)
     except OSError as exc:
         # the simulation is done: never lose it; the report goes to stdout instead
         sys.stdout.write(report.to_json() + "\n")
