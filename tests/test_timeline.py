@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
+from itertools import pairwise
 from numbers import Real
 from pathlib import Path
 
@@ -129,7 +130,7 @@ def test_lanes_keep_overlapping_spans_apart():
     assert lanes == [0, 1, 0, 2, 1]
     for k in set(lanes):
         mine = [s for s, lane in zip(spans, lanes, strict=True) if lane == k]
-        assert all(a[1] <= b[0] for a, b in zip(mine, mine[1:], strict=False))
+        assert all(a[1] <= b[0] for a, b in pairwise(mine))
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +209,7 @@ def test_layer_and_iteration_spans_cover_the_run(gpt2_run):
     ]
     topk_busy = sum(b - a for a, b in topk)
     gaps = 0
-    for prev, nxt in zip(lay, lay[1:], strict=False):
+    for prev, nxt in pairwise(lay):
         a, b = prev["args"]["end_cycle"], nxt["args"]["start_cycle"]
         assert b >= a
         if b > a:
