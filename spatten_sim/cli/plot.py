@@ -13,7 +13,10 @@ For a sweep: latency and energy against every axis (vs_<axis>.png); the Pareto f
 energy and fidelity when the fidelity varies (pareto.png); DRAM bytes by stream and energy by unit
 as stacked bars; tokens and heads kept per layer; a roofline with each point. For a run: the same
 breakdowns and roofline, and with --timeline (or when the folder has timeline.csv) the per-unit
-occupancy Gantt (timeline.png).
+occupancy Gantt (timeline.png) under a band of the iterations and layers; a run longer than
+100,000 cycles is shown in an automatic window (a decoder's first generation iteration, else
+the busiest 20,000 cycles; the title says which; --window overrides). With --pruning, the heat
+map of the tokens kept at each layer and of the heads kept (pruning.npz, pruning.png).
 
 Metrics (--metric): latency_us, energy_uj, fidelity_error, dram_mb, power_mw, gops_effective,
 gops_per_joule, or any column of results.csv (e.g. units.qxk.utilization).
@@ -23,6 +26,9 @@ examples:
   spatten-sim plot results/topk -o plots/topk --x topk.comparators --metric latency_us --metric dram_mb
   spatten-sim run spatten traces/minilm-sst-25.npz --timeline -o runs/minilm
   spatten-sim plot runs/minilm -o plots/minilm --timeline --window 0:10000
+  spatten-sim plot runs/minilm -o plots/minilm --pruning
+  spatten-sim run spatten traces/smollm2-wiki-96+16.npz --timeline -o runs/smollm2
+  spatten-sim plot runs/smollm2 -o plots/smollm2 --pruning --iterations 0,1,16 --timeline
 """
 
 
@@ -54,16 +60,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--window",
         metavar="START:END",
-        help="runs: the cycle window of the timeline (default: the whole run)",
+        help="runs: the cycle window of the timeline, or 'all' (default: the whole run, or an "
+        "automatic window when it is longer than 100,000 cycles)",
+    )
+    p.add_argument(
+        "--pruning",
+        action="store_true",
+        help="runs: draw the heat map of the tokens and heads kept at each layer (pruning.png; "
+        "needs pruning.npz, which `spatten-sim run ... -o DIR` writes)",
+    )
+    p.add_argument(
+        "--iterations",
+        metavar="LIST",
+        help="runs, with --pruning: the passes to draw, e.g. 0,1,16 (0 = summarization; "
+        "default: up to four spread over the run)",
     )
     p.add_argument("--prefix", default="", help="a prefix for the file names")
 
 
-def parse_window(text: str | None) -> tuple[int, int] | None:
+def parse_window(text: str | None) -> tuple[int, int] | str | None:
     from spatten_sim.errors import SpattenError
 
     if not text:
         return None
+    if text == "all":
+        return "all"
     a, sep, b = text.partition(":")
     try:
         lo, hi = int(a), int(b)
@@ -72,6 +93,19 @@ def parse_window(text: str | None) -> tuple[int, int] | None:
     if not sep or hi <= lo or lo < 0:
         raise SpattenError(f"--window {text!r}: expected 0 <= START < END")
     return lo, hi
+
+
+def parse_iterations(text: str) -> list[int]:
+    """``0,1,16`` -> [0, 1, 16]."""
+    from spatten_sim.errors import SpattenError
+
+    try:
+        vals = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise SpattenError(f"--iterations {text!r}: expected numbers like 0,1,16") from None
+    if not vals or min(vals) < 0:
+        raise SpattenError(f"--iterations {text!r}: expected numbers >= 0 like 0,1,16")
+    return vals
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,6 +123,14 @@ def run(args: argparse.Namespace) -> int:
         kw["timeline"] = True
     if args.window:
         kw["window"] = parse_window(args.window)
+    if args.pruning:
+        kw["pruning"] = True
+    if args.iterations:
+        if not args.pruning:
+            from spatten_sim.errors import SpattenError
+
+            raise SpattenError("--iterations chooses the passes of --pruning: add --pruning")
+        kw["iterations"] = parse_iterations(args.iterations)
     for p in plot_path(args.path, args.output, **kw):
         print(p)
     return 0

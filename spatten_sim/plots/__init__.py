@@ -5,6 +5,7 @@ Python API::
     from spatten_sim.plots import plot_path
     paths = plot_path("results/topk", "plots/topk")          # every standard figure of a sweep
     paths = plot_path("runs/minilm", "plots/run", timeline=True)  # a run folder, with its Gantt
+    paths = plot_path("runs/minilm", "plots/run", pruning=True)   # + the pruning heat map
 
     from spatten_sim.plots import figures, data
     sweep = data.load_sweep("results/topk")
@@ -21,12 +22,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from spatten_sim.errors import SpattenError
-from spatten_sim.plots import data, figures, style
+from spatten_sim.plots import data, figures, inside, style
 from spatten_sim.plots.data import load_run_dir, load_runs, load_sweep, load_timeline
+from spatten_sim.pruning_map import load_pruning
 
 __all__ = [
     "data",
     "figures",
+    "inside",
     "load_run_dir",
     "load_runs",
     "load_sweep",
@@ -93,13 +96,20 @@ def plot_run(
     out: str | Path,
     *,
     timeline: bool | None = None,
-    window: tuple[int, int] | None = None,
+    window: tuple[int, int] | str | None = None,
     prefix: str = "",
+    pruning: bool = False,
+    iterations: Sequence[int] | None = None,
 ) -> list[Path]:
     """The figures of one run folder; the timeline when it has ``timeline.csv`` (``timeline``
-    True: required; False: skipped)."""
+    True: required; False: skipped), with the layer and iteration spans of ``layers.csv`` and,
+    for a long run without a ``window`` (``"all"``: the whole run), an automatic one
+    (:func:`spatten_sim.plots.inside.auto_window`); with ``pruning`` the heat map of the kept
+    tokens and heads (``pruning.npz``; ``iterations``: the passes to draw)."""
     run = load_run_dir(run_dir)
     out = Path(out)
+    # the heat map first: a bad request is refused before any file is written
+    pruning_fig = inside.pruning_heatmap(load_pruning(run_dir), iterations) if pruning else None
     paths = [
         style.save(figures.dram_by_stream([run]), out / f"{prefix}dram_by_stream.png"),
         style.save(figures.energy_by_unit([run]), out / f"{prefix}energy_by_unit.png"),
@@ -110,9 +120,31 @@ def plot_run(
     if timeline or (timeline is None and has_tl):
         iv = load_timeline(run_dir)
         units = list(run.report.get("units", {})) or None
-        fig = figures.timeline(iv, window=window, units=units, total_cycles=run.report["cycles"])
+        rows = inside.load_layer_rows(run_dir)
+        win, note = _timeline_window(iv, rows, run.report["cycles"], window)
+        fig = figures.timeline(
+            iv, window=win, units=units, total_cycles=run.report["cycles"],
+            marks=inside.layer_marks(rows), note=note,
+        )  # fmt: skip
         paths.append(style.save(fig, out / f"{prefix}timeline.png"))
+    if pruning_fig is not None:
+        paths.append(style.save(pruning_fig, out / f"{prefix}pruning.png"))
     return paths
+
+
+def _timeline_window(
+    iv, rows, cycles: int, window: tuple[int, int] | str | None
+) -> tuple[tuple[int, int] | None, str | None]:
+    """The timeline's window and the title line that says which it is."""
+    if window == "all":
+        return None, None
+    if isinstance(window, tuple):
+        return window, f"cycles {window[0]:,} to {window[1]:,} (--window)"
+    auto = inside.auto_window(iv, rows, cycles)
+    if auto is None:
+        return None, None
+    (lo, hi), why = auto
+    return (lo, hi), f"cycles {lo:,} to {hi:,} of {cycles:,}: {why} (automatic window)"
 
 
 def plot_path(path: str | Path, out: str | Path, **kw) -> list[Path]:
@@ -123,8 +155,10 @@ def plot_path(path: str | Path, out: str | Path, **kw) -> list[Path]:
             raise SpattenError(
                 f"{p}: --timeline needs a run folder (spatten-sim run ... --timeline -o DIR)"
             )
-        kw.pop("timeline", None)
-        kw.pop("window", None)
+        if kw.get("pruning"):
+            raise SpattenError(f"{p}: --pruning needs a run folder (spatten-sim run ... -o DIR)")
+        for k in ("timeline", "window", "pruning", "iterations"):
+            kw.pop(k, None)
         return plot_sweep(p, out, **kw)
     if data.is_run_dir(p):
         kw.pop("x", None)

@@ -5,7 +5,8 @@
 * :func:`dram_by_stream`, :func:`energy_by_unit` -- stacked bars per run;
 * :func:`per_layer_kept` -- tokens and heads surviving cascade pruning at each layer;
 * :func:`roofline` -- each run against the compute and memory roofs of its configuration;
-* :func:`timeline` -- per-unit busy/stall occupancy (Gantt) of one run.
+* :func:`timeline` -- per-unit busy/stall occupancy (Gantt) of one run, with the layer and
+  iteration spans above it (the pruning heat map: :mod:`spatten_sim.plots.inside`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from matplotlib.ticker import FuncFormatter, LogFormatter, NullFormatter
 
 from spatten_sim.errors import SpattenError
 from spatten_sim.plots.data import Run, metric, metric_label, metric_title, short_key
+from spatten_sim.plots.inside import Marks, draw_marks, marks_axes
 from spatten_sim.plots.style import (
     MARKERS,
     STALL_COLOR,
@@ -366,9 +368,13 @@ def timeline(
     window: tuple[int, int] | None = None,
     units: Sequence[str] | None = None,
     total_cycles: int | None = None,
+    marks: Marks | None = None,
+    note: str | None = None,
 ) -> Figure:
     """Per-unit occupancy: one row per unit, busy spans in the unit's colour, stalls grey and
-    hatched; x in cycles, from 0 to the run's ``total_cycles`` (or a ``window`` of cycles)."""
+    hatched; x in cycles, from 0 to the run's ``total_cycles`` (or a ``window`` of cycles).
+    ``marks`` (:func:`spatten_sim.plots.inside.layer_marks`) adds a band of the iteration and
+    layer spans above it; ``note`` a second title line (e.g. which window is shown)."""
     if not intervals:
         raise SpattenError("timeline: no intervals recorded")
     order = list(units) if units else list(dict.fromkeys(u for u, *_ in intervals))
@@ -377,8 +383,8 @@ def timeline(
     hi = max(last, total_cycles or 0) if window is None else window[1]
     if hi <= lo:
         raise SpattenError(f"--window: empty window {lo}:{hi}")
-    fig = new_figure(11, 0.45 * len(order) + 1.6)
-    ax = fig.subplots()
+    fig = new_figure(11, 0.45 * len(order) + 1.6 + (0.8 if marks else 0.0))
+    ax, band = marks_axes(fig) if marks else (fig.subplots(), None)
     for y, unit in enumerate(order):
         for kind, color, hatch in (("busy", color_for(unit), None), ("stall", STALL_COLOR, "////")):
             spans = merge_intervals(
@@ -398,12 +404,20 @@ def timeline(
     ax.invert_yaxis()
     ax.set_xlim(lo, hi)
     ax.set_xlabel("cycle")
-    ax.set_title("Unit occupancy over time (colour: busy, grey hatched: stalled)")
-    ax.legend(
+    (ax if band is None else band).set_title(
+        "Unit occupancy over time (colour: busy, grey hatched: stalled)"
+        + (f"\n{note}" if note else ""),
+        fontsize=10 if note else None,
+    )
+    (ax if band is None else fig).legend(
         handles=[Patch(facecolor="#555555", label="busy"), Patch(facecolor=STALL_COLOR, hatch="////", label="stall")],
-        fontsize=7, loc="upper right", bbox_to_anchor=(1.0, 1.12), ncols=2,
+        fontsize=7, ncols=2,
+        **({"loc": "upper right", "bbox_to_anchor": (1.0, 1.12)} if band is None
+           else {"loc": "outside lower right"}),
     )  # fmt: skip
     ax.grid(True, axis="x", alpha=0.3)
+    if band is not None and marks is not None:
+        draw_marks(band, ax, marks, lo, hi)
     return fig
 
 
