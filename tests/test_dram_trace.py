@@ -154,3 +154,12 @@ def test_bad_requests_fail_in_one_line_before_the_run(tmp_path, extra, message):
     assert message in r.stderr and "Traceback" not in r.stderr
     assert "timing phase" not in r.stderr  # refused before simulating
     assert not any(tmp_path.iterdir())
+
+
+def test_run_help_explains_looking_inside(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    for text in ("--dram-trace", "--dram-trace-format", "timeline.json", "pruning.npz",
+                 "ui.perfetto.dev", "LD 0x", "READ", "--dram-trace minilm.dramsim3"):  # fmt: skip
+        assert text in out, text

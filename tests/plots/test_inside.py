@@ -184,3 +184,17 @@ def test_plot_cli_pruning(tmp_path, run_dir, sweep_dir, capsys):
         err = capsys.readouterr().err.strip()
         assert message in err and "\n" not in err
         assert not list(target.glob("*.png"))  # nothing drawn, nothing empty written
+
+
+def test_plot_help_explains_pruning_and_windows(capsys):
+    with pytest.raises(SystemExit):
+        main(["plot", "--help"])
+    out = capsys.readouterr().out
+    for text in (
+        "--pruning",
+        "--iterations",
+        "automatic window",
+        "'all'",
+        "--pruning --iterations",
+    ):
+        assert text in out, text
