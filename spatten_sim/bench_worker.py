@@ -37,7 +37,7 @@ def _run(job: dict) -> dict:
     try:
         from spatten_sim.pipeline import simulate
     except ImportError:  # a checkout from before the module was renamed (``--source``)
-        from spatten_sim.simulate import simulate  # type: ignore[no-redef]
+        from spatten_sim.simulate import simulate  # type: ignore[import-not-found, no-redef]
 
     out: dict = {"startup_import_cpu_seconds": time.process_time() - c0}
     c1, w1 = time.process_time(), time.perf_counter()

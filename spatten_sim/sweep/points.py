@@ -171,7 +171,7 @@ def expand(space: Space, inputs: list[Path], hashes: dict[Path, str] | None = No
     for path in inputs:
         sha = hashes.get(path) or file_sha256(path)
         hashes[path] = sha
-        for values, cfg, err, data in combos:
+        for point_values, cfg, err, data in combos:
             pid = point_id(cfg if cfg is not None else {"invalid": data}, sha)
-            points.append(Point(len(points), pid, str(path), sha, values, cfg, err))
+            points.append(Point(len(points), pid, str(path), sha, point_values, cfg, err))
     return Expansion(tuple(points), excluded * len(inputs))

@@ -46,7 +46,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,14 +249,14 @@ def _check_key(k: Any, where: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # constraints
-_ALLOWED_FUNCS = {"min": min, "max": max, "abs": abs}
+_ALLOWED_FUNCS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs}
 #: the largest integer a constraint may compute (every intermediate value): no ``9 ** 9 ** 9``
 MAX_CONSTRAINT_INT_BITS = 256
 #: the longest constraint text
 MAX_CONSTRAINT_CHARS = 1000
 
 
-def _num(v: Any, op: str) -> int | float:
+def _operand(v: Any, op: str) -> int | float:
     """An arithmetic operand: a number (never a string or a list: no ``'a' * 10**9``)."""
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise SpaceError(f"{op}: arithmetic needs numbers, got {type(v).__name__}")
@@ -270,7 +270,7 @@ def _bounded(v: int | float) -> int | float:
 
 
 def _pow(a: Any, b: Any) -> int | float:
-    a, b = _num(a, "**"), _num(b, "**")
+    a, b = _operand(a, "**"), _operand(b, "**")
     if isinstance(a, int) and isinstance(b, int) and b > 0:
         bits = max(a.bit_length(), 1) * b  # an upper bound on the result's size
         if bits > MAX_CONSTRAINT_INT_BITS and abs(a) > 1:
@@ -284,7 +284,7 @@ def _pow(a: Any, b: Any) -> int | float:
 
 
 def _mul(a: Any, b: Any) -> int | float:
-    a, b = _num(a, "*"), _num(b, "*")
+    a, b = _operand(a, "*"), _operand(b, "*")
     if isinstance(a, int) and isinstance(b, int):
         if a.bit_length() + b.bit_length() > MAX_CONSTRAINT_INT_BITS + 1:
             raise SpaceError(f"a product has more than {MAX_CONSTRAINT_INT_BITS} bits")
@@ -292,12 +292,12 @@ def _mul(a: Any, b: Any) -> int | float:
 
 
 _BINOPS = {
-    ast.Add: lambda a, b: _bounded(_num(a, "+") + _num(b, "+")),
-    ast.Sub: lambda a, b: _bounded(_num(a, "-") - _num(b, "-")),
+    ast.Add: lambda a, b: _bounded(_operand(a, "+") + _operand(b, "+")),
+    ast.Sub: lambda a, b: _bounded(_operand(a, "-") - _operand(b, "-")),
     ast.Mult: lambda a, b: _bounded(_mul(a, b)),
-    ast.Div: lambda a, b: _num(a, "/") / _num(b, "/"),
-    ast.FloorDiv: lambda a, b: _num(a, "//") // _num(b, "//"),
-    ast.Mod: lambda a, b: _num(a, "%") % _num(b, "%"),
+    ast.Div: lambda a, b: _operand(a, "/") / _operand(b, "/"),
+    ast.FloorDiv: lambda a, b: _operand(a, "//") // _operand(b, "//"),
+    ast.Mod: lambda a, b: _operand(a, "%") % _operand(b, "%"),
     ast.Pow: lambda a, b: _bounded(_pow(a, b)),
 }
 _CMPOPS = {
@@ -374,7 +374,7 @@ def eval_constraint(tree: ast.Expression, config: dict, where: str) -> bool:
             v = ev(node.operand)
             if isinstance(node.op, ast.Not):
                 return not v
-            v = _num(v, "unary -" if isinstance(node.op, ast.USub) else "unary +")
+            v = _operand(v, "unary -" if isinstance(node.op, ast.USub) else "unary +")
             return -v if isinstance(node.op, ast.USub) else +v
         if isinstance(node, ast.BinOp):
             return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
@@ -390,7 +390,7 @@ def eval_constraint(tree: ast.Expression, config: dict, where: str) -> bool:
             assert isinstance(node.func, ast.Name)
             if node.keywords or not node.args:
                 raise SpaceError(f"{where}: {node.func.id}() takes numbers only")
-            args = [_num(ev(a), f"{node.func.id}()") for a in node.args]
+            args = [_operand(ev(a), f"{node.func.id}()") for a in node.args]
             return _ALLOWED_FUNCS[node.func.id](*args)
         raise SpaceError(f"{where}: unsupported expression")  # pragma: no cover
 
