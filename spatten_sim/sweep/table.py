@@ -212,6 +212,8 @@ def _read_csv(path: Path) -> ResultTable:
             cells = list(reader)
     except OSError as exc:
         raise SpattenError(f"{path}: cannot read ({exc.strerror})") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise SpattenError(f"{path}: not a results table ({exc})") from None
     if header is None:
         raise SpattenError(f"{path}: empty table (no header)")
     kinds = {}

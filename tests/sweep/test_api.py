@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from spatten_sim.cli import main
-from spatten_sim.errors import MissingDependencyError
+from spatten_sim.errors import MissingDependencyError, SpattenError
 from spatten_sim.sweep import ResultTable, load_results, run_sweep
 from spatten_sim.sweep.space import SpaceError
 from spatten_sim.sweep.table import _read_csv
@@ -104,8 +104,14 @@ def test_load_results_types_csv_columns_as_a_whole(tmp_path: Path) -> None:
     }  # fmt: skip
     assert rows[1]["n"] is None and rows[1]["x"] == 2.5 and rows[1]["flag"] is False
     assert rows.dtypes["x"] is float and rows.dtypes["code"] is str and rows.dtypes["empty"] is None
-    with pytest.raises(Exception, match="no sweep results table"):
+    with pytest.raises(SpattenError, match="no sweep results table"):
         load_results(tmp_path / "nothing")
+    p.write_bytes(b"point_id,status\n\xff\xfe,ok\n")
+    with pytest.raises(SpattenError, match="not a results table"):
+        load_results(p)
+    p.write_text("")
+    with pytest.raises(SpattenError, match="empty table"):
+        load_results(tmp_path)
 
 
 def test_bad_mappings_are_refused_like_bad_files(tmp_path: Path) -> None:
