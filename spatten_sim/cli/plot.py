@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "draw the standard figures (PNG) of a sweep results folder or of a run folder"
+HELP = "draw the standard figures (PNG, PDF or SVG) of a sweep results folder or of a run folder"
 DESCRIPTION = """\
-Draw the standard figures of PATH into DIR (PNG, headless).
+Draw the standard figures of PATH into DIR (headless; PNG, or --format pdf / svg).
 
 PATH is a sweep results folder (spatten-sim sweep -o) or a run folder (spatten-sim run -o).
 For a sweep: latency and energy against every axis (vs_<axis>.png); the Pareto front of latency,
@@ -17,6 +17,8 @@ occupancy Gantt (timeline.png) under a band of the iterations and layers; a run 
 100,000 cycles is shown in an automatic window (a decoder's first generation iteration, else
 the busiest 20,000 cycles; the title says which; --window overrides). With --pruning, the heat
 map of the tokens kept at each layer and of the heads kept (pruning.npz, pruning.png).
+A figure without data (no run has it) is skipped, with a line on stderr; none is written empty.
+Labels carry units, legends sit outside the data; docs/plots.md describes every figure.
 
 Metrics (--metric): latency_us, energy_uj, fidelity_error, dram_mb, power_mw, gops_effective,
 gops_per_joule, or any column of results.csv (e.g. units.qxk.utilization).
@@ -24,6 +26,7 @@ gops_per_joule, or any column of results.csv (e.g. units.qxk.utilization).
 examples:
   spatten-sim plot results/topk -o plots/topk
   spatten-sim plot results/topk -o plots/topk --x topk.comparators --metric latency_us --metric dram_mb
+  spatten-sim plot results/topk -o paper/figs --format pdf
   spatten-sim run spatten traces/minilm-sst-25.npz --timeline -o runs/minilm
   spatten-sim plot runs/minilm -o plots/minilm --timeline --window 0:10000
   spatten-sim plot runs/minilm -o plots/minilm --pruning
@@ -76,6 +79,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "default: up to four spread over the run)",
     )
     p.add_argument("--prefix", default="", help="a prefix for the file names")
+    add_format_argument(p)
+
+
+def add_format_argument(p: argparse.ArgumentParser) -> None:
+    """``--format png|pdf|svg`` (shared by plot, report and validate)."""
+    from spatten_sim.plots.style import FORMATS
+
+    p.add_argument(
+        "--format",
+        dest="format",
+        choices=FORMATS,
+        default="png",
+        help="file format of the figures (default png; pdf and svg are vector graphics)",
+    )
 
 
 def parse_window(text: str | None) -> tuple[int, int] | str | None:
@@ -114,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
     ensure_writable_dir(args.output, f"-o {args.output}")
 
-    kw: dict = {"prefix": args.prefix}
+    kw: dict = {"prefix": args.prefix, "fmt": args.format}
     if args.x:
         kw["x"] = args.x
     if args.metrics:
@@ -131,6 +148,11 @@ def run(args: argparse.Namespace) -> int:
 
             raise SpattenError("--iterations chooses the passes of --pruning: add --pruning")
         kw["iterations"] = parse_iterations(args.iterations)
-    for p in plot_path(args.path, args.output, **kw):
+    paths = plot_path(args.path, args.output, **kw)
+    if not paths:
+        from spatten_sim.errors import SpattenError
+
+        raise SpattenError(f"{args.path}: no figure has data to draw (nothing written)")
+    for p in paths:
         print(p)
     return 0

@@ -18,7 +18,7 @@ touched.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from spatten_sim.errors import SpattenError
@@ -52,8 +52,12 @@ def plot_sweep(
     x: Sequence[str] = (),
     metrics: Sequence[str] = ("latency_us", "energy_uj"),
     prefix: str = "",
+    fmt: str = "png",
+    say: Callable[[str], None] | None = style.stderr_note,
 ) -> list[Path]:
-    """Every standard figure of a sweep results folder into ``out``; returns the PNG paths.
+    """Every standard figure of a sweep results folder into ``out`` in ``fmt`` (png, pdf, svg);
+    returns the paths written. A figure without data is skipped and said (``say``, default
+    stderr), never written empty.
 
     ``x``: the axes to plot the metrics against (default: the first key of every axis group).
     """
@@ -73,22 +77,32 @@ def plot_sweep(
         axes = [g[0] for g in groups]  # a zipped group is plotted against its first key
     else:
         axes = list(sw.axes)
-    paths = []
+    # every figure is drawn before any is written: a bad input writes no file
+    figs: list[style.Drawn] = []
     for axis in axes:
         zipped = next((g for g in groups or [] if axis in g), [axis])
-        fig = figures.metric_vs_axis(sw.runs, axis, metrics, zipped=zipped)
-        paths.append(style.save(fig, out / f"{prefix}vs_{_safe(axis)}.png"))
+        figs.append(
+            style.draw(f"vs_{_safe(axis)}", figures.metric_vs_axis, sw.runs, axis, metrics, zipped)
+        )
     fid: dict[str, set] = {}
     for r in sw.runs:
         fid.setdefault(r.trace, set()).add(data.metric(r.row, "fidelity_error"))
     if any(len(v - {None}) > 1 for v in fid.values()):
         # the fidelity varies within a trace: the accuracy-efficiency trade-off is worth a figure
-        paths.append(style.save(figures.pareto(sw.runs), out / f"{prefix}pareto.png"))
-    paths.append(style.save(figures.dram_by_stream(sw.runs), out / f"{prefix}dram_by_stream.png"))
-    paths.append(style.save(figures.energy_by_unit(sw.runs), out / f"{prefix}energy_by_unit.png"))
-    paths.append(style.save(figures.per_layer_kept(sw.runs), out / f"{prefix}per_layer_kept.png"))
-    paths.append(style.save(figures.roofline(sw.runs), out / f"{prefix}roofline.png"))
-    return paths
+        figs.append(style.draw("pareto", figures.pareto, sw.runs))
+    figs += _breakdowns(list(sw.runs))
+    return style.write_all(figs, out, fmt, prefix=prefix, say=say)
+
+
+def _breakdowns(runs: list[data.Run]) -> list[style.Drawn]:
+    """The figures of runs and sweeps alike: DRAM by stream, energy by unit, kept per layer,
+    the roofline."""
+    return [
+        style.draw("dram_by_stream", figures.dram_by_stream, runs),
+        style.draw("energy_by_unit", figures.energy_by_unit, runs),
+        style.draw("per_layer_kept", figures.per_layer_kept, runs),
+        style.draw("roofline", figures.roofline, runs),
+    ]
 
 
 def plot_run(
@@ -100,22 +114,20 @@ def plot_run(
     prefix: str = "",
     pruning: bool = False,
     iterations: Sequence[int] | None = None,
+    fmt: str = "png",
+    say: Callable[[str], None] | None = style.stderr_note,
 ) -> list[Path]:
     """The figures of one run folder; the timeline when it has ``timeline.csv`` (``timeline``
     True: required; False: skipped), with the layer and iteration spans of ``layers.csv`` and,
     for a long run without a ``window`` (``"all"``: the whole run), an automatic one
     (:func:`spatten_sim.plots.inside.auto_window`); with ``pruning`` the heat map of the kept
-    tokens and heads (``pruning.npz``; ``iterations``: the passes to draw)."""
+    tokens and heads (``pruning.npz``; ``iterations``: the passes to draw). Written in ``fmt``;
+    a figure without data is skipped and said (``say``)."""
     run = load_run_dir(run_dir)
     out = Path(out)
-    # the heat map first: a bad request is refused before any file is written
+    # every figure is drawn before any is written: a bad input writes no file
     pruning_fig = inside.pruning_heatmap(load_pruning(run_dir), iterations) if pruning else None
-    paths = [
-        style.save(figures.dram_by_stream([run]), out / f"{prefix}dram_by_stream.png"),
-        style.save(figures.energy_by_unit([run]), out / f"{prefix}energy_by_unit.png"),
-        style.save(figures.per_layer_kept([run]), out / f"{prefix}per_layer_kept.png"),
-        style.save(figures.roofline([run]), out / f"{prefix}roofline.png"),
-    ]
+    figs = _breakdowns([run])
     has_tl = (Path(run_dir) / "timeline.csv").is_file()
     if timeline or (timeline is None and has_tl):
         iv = load_timeline(run_dir)
@@ -126,10 +138,10 @@ def plot_run(
             iv, window=win, units=units, total_cycles=run.report["cycles"],
             marks=inside.layer_marks(rows), note=note,
         )  # fmt: skip
-        paths.append(style.save(fig, out / f"{prefix}timeline.png"))
+        figs.append(style.Drawn("timeline", fig))
     if pruning_fig is not None:
-        paths.append(style.save(pruning_fig, out / f"{prefix}pruning.png"))
-    return paths
+        figs.append(style.Drawn("pruning", pruning_fig))
+    return style.write_all(figs, out, fmt, prefix=prefix, say=say)
 
 
 def _timeline_window(

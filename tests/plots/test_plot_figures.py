@@ -7,7 +7,7 @@ import pytest
 from matplotlib.colors import to_hex
 
 from spatten_sim.errors import SpattenError
-from spatten_sim.plots import figures, load_run_dir, load_sweep, load_timeline
+from spatten_sim.plots import figures, load_run_dir, load_sweep, load_timeline, style
 from spatten_sim.plots.figures import figure_data, merge_intervals, pareto_mask
 from spatten_sim.plots.style import UNIT_COLORS, save
 
@@ -17,14 +17,19 @@ def test_metric_vs_axis_series_and_values(sweep_dir, tmp_path):
     fig = figures.metric_vs_axis(sw.runs, "memory.channels")
     d = figure_data(fig)["axes"]
     assert [a["ylabel"] for a in d] == ["latency (µs)", "energy (µJ)"]
-    assert all(a["xlabel"] == "memory.channels" for a in d)
-    assert d[0]["title"] == "latency vs channels"
-    # one line per other-axis value (keep ratio); keys with one value are not named
-    lines = fig.axes[0].get_lines()
+    assert all(a["xlabel"] == "HBM2 channels" for a in d)
+    assert d[0]["title"] == "latency vs HBM2 channels"
+    # one line per other-axis value (keep ratio); keys with one value are not named; the
+    # latency panel has each series' DRAM and compute bounds (reference lines, not data)
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_gid() != "reference"]
     assert [(ln.get_label(), len(ln.get_xdata())) for ln in lines] == [
-        ("minilm-sst-25.npz | end_keep_ratio=0.2", 2),
-        ("minilm-sst-25.npz | end_keep_ratio=0.8", 2),
+        ("minilm-sst-25 | token keep ratio at the last layer = 0.2", 2),
+        ("minilm-sst-25 | token keep ratio at the last layer = 0.8", 2),
     ]  # fmt: skip
+    refs = [ln for ln in fig.axes[0].get_lines() if ln.get_gid() == "reference"]
+    assert len(refs) == 2 * len(lines)
+    # integer axis: ticks at the data points only
+    assert list(fig.axes[0].get_xticks()) == [2, 16]
     want = sorted(
         (r.row["cfg.memory.channels"], r.row["seconds"] * 1e6)
         for r in sw.runs
@@ -43,7 +48,7 @@ def test_metric_vs_zipped_axis_has_one_series(sweep_dir):
         zipped=["buffers.key_sram_bytes", "buffers.value_sram_bytes"],
     )
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "buffers.key_sram_bytes = buffers.value_sram_bytes"
+    assert ax.get_xlabel() == "K SRAM = V SRAM (KiB)"
     assert ax.get_ylabel() == "DRAM read (MB)"
     assert len(ax.get_lines()) == 4  # keep ratio x channels, each with the single SRAM value
 
@@ -87,9 +92,10 @@ def test_pareto_figure(sweep_dir):
 
 def test_stacked_bars_sum_to_the_totals(sweep_dir):
     sw = load_sweep(sweep_dir)
-    fig = figures.dram_by_stream(sw.runs)
+    fig = figures.dram_by_stream(sw.runs, percent=False)
     ax = fig.axes[0]
-    assert ax.get_ylabel() == "DRAM read (MB)" and ax.get_title() == "DRAM traffic by stream"
+    assert ax.get_ylabel() == "DRAM read (MB)"
+    assert ax.get_title().startswith("DRAM traffic by stream")
     n = len(sw.runs)
     streams = [t.get_text() for t in ax.get_legend().get_texts()]
     assert len(ax.patches) == n * len(streams)
@@ -97,7 +103,7 @@ def test_stacked_bars_sum_to_the_totals(sweep_dir):
     for p in ax.patches:
         tops[round(p.get_x() + p.get_width() / 2)] += p.get_height()
     assert tops == pytest.approx([r.report["dram"]["bytes_read"] / 1e6 for r in sw.runs])
-    fig = figures.energy_by_unit(sw.runs)
+    fig = figures.energy_by_unit(sw.runs, percent=False, grouped=False)
     ax = fig.axes[0]
     assert ax.get_ylabel() == "energy (µJ)"
     tops = np.zeros(n)
@@ -108,8 +114,28 @@ def test_stacked_bars_sum_to_the_totals(sweep_dir):
     assert by_unit == pytest.approx([r.report["energy_pj"]["total"] / 1e6 for r in sw.runs])
     # the colour of a unit is the same in every figure
     by_label = {c.get_label(): c for c in ax.containers}
-    assert to_hex(by_label["qxk"].patches[0].get_facecolor()) == UNIT_COLORS["qxk"]
-    assert to_hex(by_label["dram"].patches[0].get_facecolor()) == UNIT_COLORS["dram"]
+    assert to_hex(by_label["QxK"].patches[0].get_facecolor()) == UNIT_COLORS["qxk"]
+    assert to_hex(by_label["DRAM"].patches[0].get_facecolor()) == UNIT_COLORS["dram"]
+
+
+def test_breakdowns_in_percent_with_totals(sweep_dir):
+    sw = load_sweep(sweep_dir)
+    n = len(sw.runs)
+    for fig, total in (
+        (figures.dram_by_stream(sw.runs), [r.report["dram"]["bytes_read"] / 1e6 for r in sw.runs]),
+        (figures.energy_by_unit(sw.runs), [r.report["energy_pj"]["total"] / 1e6 for r in sw.runs]),
+    ):
+        ax = fig.axes[0]
+        assert "share" in ax.get_ylabel() and "(%)" in ax.get_ylabel()
+        tops = np.zeros(n)
+        for p in ax.patches:
+            tops[round(p.get_x() + p.get_width() / 2)] += p.get_height()
+        assert tops == pytest.approx([100.0] * n)  # every run's bar is a whole, however small
+        written = [float(t.get_text().split()[0]) for t in ax.texts]
+        assert written == pytest.approx(total, rel=5e-3)  # the total, 3 digits, above each bar
+    # the energy groups: at most 9 legend entries (13 units before)
+    fig = figures.energy_by_unit(sw.runs)
+    assert len(fig.axes[0].get_legend().get_texts()) <= 9
 
 
 def test_per_layer_kept(sweep_dir):
@@ -157,7 +183,7 @@ def test_timeline(run_dir, tmp_path):
     units = list(run.report["units"])
     fig = figures.timeline(iv, units=units, total_cycles=run.report["cycles"])
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == [u.replace("_", " ") for u in units]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [style.unit_name(u) for u in units]
     assert ax.get_xlabel() == "cycle"
     assert ax.get_xlim() == (0, run.report["cycles"])
     busy_units = {u for u, k, *_ in iv if k == "busy"}
