@@ -8,13 +8,17 @@ import os
 import sys
 from pathlib import Path
 
+from spatten_sim.cli.plot import add_format_argument
+
 HELP = "reproduce the paper's published results: paper vs ours, ratio, tolerance, verdict"
 DESCRIPTION = """\
 Run the presets on the official SpAtten workloads and on the traces that ship with the package,
 and print for every published figure the paper's value, ours, the ratio and a verdict
 (pass / fail / info) against a stated tolerance. Writes validation.csv, validation.json and the
-figures (breakdown.png, topk_dse.png, power.png) to -o DIR (default: plots/validation/ of the
-checkout, or validation/ in the current folder for an installed package; .../quick/ with --quick).
+figures (breakdown, topk_dse, power; PNG, or --format pdf / svg) and their data (figures.json)
+to -o DIR (default: plots/validation/ of the checkout, or validation/ in the current folder for
+an installed package; .../quick/ with --quick). A figure without data (the top-k sweep of a
+--quick run) is not written; stderr says so.
 
 --quick uses the shipped traces and the official CSVs only (under a minute). The full run also
 makes (on first use, cached in $SPATTEN_SIM_CACHE/traces, default ~/.cache/spatten-sim) a SmolLM2
@@ -68,6 +72,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="run only rows whose key matches this glob (repeatable), e.g. 'dram.*'",
     )
     p.add_argument("--no-figures", action="store_true", help="write no figures")
+    add_format_argument(p)
     p.add_argument(
         "--allow-missing",
         action="store_true",
@@ -156,7 +161,9 @@ def run(args: argparse.Namespace) -> int:
         from spatten_sim.validate.figures import write_figures
 
         try:
-            written += write_figures(v, out_dir)
+            written += write_figures(
+                v, out_dir, args.format, say=lambda m: print(f"validate: {m}", file=sys.stderr)
+            )
         except OSError as exc:
             raise SpattenError(f"cannot write figures to {out_dir}: {exc}") from None
     if args.markdown:

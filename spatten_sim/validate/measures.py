@@ -152,8 +152,28 @@ def step_report(ctx: Context, step: int, source: str) -> Any:
     return ctx.simulate(ABLATION_STEPS[step - 1], _csv(ctx))
 
 
+def busiest_unit(rep: Any) -> tuple[str, float]:
+    """The unit with the most busy cycles and its share of the run's cycles."""
+    units = rep.get("units")
+    name = max(units, key=lambda k: units[k]["busy_cycles"])
+    cycles = rep.get("cycles")
+    return name, units[name]["busy_cycles"] / cycles if cycles else 0.0
+
+
+def step_reason(before: Any, after: Any) -> str:
+    """Why a step gains what it gains, from the two runs: the busiest unit before and after
+    (its share of the cycles) and how far the step's run is above its DRAM bound."""
+    ub, sb = busiest_unit(before)
+    ua, sa = busiest_unit(after)
+    bound = after.get("dram.bound_cycles")
+    above = f", {after.get('cycles') / bound:.1f}x its DRAM bound" if bound else ""
+    return f"busiest unit {ub} {sb:.0%} -> {ua} {sa:.0%} of the cycles{above}"
+
+
 def breakdown_gain(ctx: Context, step: int, source: str) -> Measured:
-    """Speedup of step ``step`` (2..5) over step ``step - 1``: cycles before / cycles after."""
+    """Speedup of step ``step`` (2..5) over step ``step - 1``: cycles before / cycles after.
+    The note ends with ``; `` and the reason (:func:`step_reason`; the breakdown figure shows
+    it beside a failing step)."""
     before = step_report(ctx, step - 1, source)
     after = step_report(ctx, step, source)
     gain = before.get("cycles") / after.get("cycles")
@@ -165,8 +185,8 @@ def breakdown_gain(ctx: Context, step: int, source: str) -> Measured:
                 f"{note}: the step does not change the replayed workload (its decisions are "
                 f"recorded in the file); gain {gain:.3f}",
             )
-        return Measured(gain, note)
-    return Measured(gain, _decoder(ctx)[1])
+        return Measured(gain, f"{note}; {step_reason(before, after)}")
+    return Measured(gain, f"{_decoder(ctx)[1]}; {step_reason(before, after)}")
 
 
 def cumulative_speedups(ctx: Context, source: str) -> list[float]:

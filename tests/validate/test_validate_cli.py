@@ -13,17 +13,28 @@ from spatten_sim.cli import main
 def test_writes_csv_json_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["validate", "--quick", "-q", "--only", "topk_vs_sorter.*", "-o", str(tmp_path)])
     assert rc == 0
-    for name in ("validation.csv", "validation.json", "breakdown.png", "topk_dse.png", "power.png"):
+    for name in ("validation.csv", "validation.json", "breakdown.png", "power.png", "figures.json"):
         assert (tmp_path / name).stat().st_size > 0, name
+    # the comparator sweep is a full-run figure: a quick run writes no empty axes, and says so
+    assert not (tmp_path / "topk_dse.png").exists()
+    cap = capsys.readouterr()
+    assert "skipped topk_dse.png: " in cap.err
     rows = json.loads((tmp_path / "validation.json").read_text())
     assert [r["key"] for r in rows] == [
         "topk_vs_sorter.throughput",
         "topk_vs_sorter.power",
         "topk_vs_sorter.power_at_1_4x",
     ]
-    out = capsys.readouterr().out
+    out = cap.out
     assert out.splitlines()[0].split()[:3] == ["quantity", "unit", "paper"]
     assert "3 rows:" in out
+
+
+def test_format_svg(tmp_path: Path) -> None:
+    args = ["validate", "--quick", "-q", "--only", "topk_vs_sorter.power", "-o", str(tmp_path)]
+    assert main([*args, "--format", "svg"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.svg")) == ["breakdown.svg", "power.svg"]
+    assert (tmp_path / "power.svg").read_text().lstrip().startswith("<?xml")
 
 
 def test_json_to_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
