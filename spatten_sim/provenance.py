@@ -131,10 +131,13 @@ def environment() -> dict[str, str | None]:
 
     env: dict[str, str | None] = {"python": ".".join(map(str, sys.version_info[:3]))}
     for name in ("numpy", "numba", "simpy"):
-        try:
-            env[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            env[name] = None
+        version = getattr(sys.modules.get(name), "__version__", None)  # imported: cheap
+        if not isinstance(version, str):
+            try:
+                version = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                version = None
+        env[name] = version
     return env
 
 

@@ -56,7 +56,7 @@ class PointOutcome:
 
 def functional_key(config: dict) -> str:
     """The part of a resolved configuration the functional phase reads (as canonical JSON)."""
-    from spatten_sim.sweep.points import canonical_json
+    from spatten_sim.provenance import canonical_json
 
     return canonical_json(
         {
@@ -72,7 +72,7 @@ def _workload(input_path: str, input_sha256: str, fkey: str) -> Any:
     """Build (or return the memoized) workload of a trace under a functional configuration."""
     from spatten_sim.algo.functional import build_workload
     from spatten_sim.config import config_from_dict
-    from spatten_sim.sweep.points import file_sha256
+    from spatten_sim.provenance import file_sha256
     from spatten_sim.trace import load_trace
 
     if file_sha256(input_path) != input_sha256:
