@@ -59,6 +59,7 @@ LIMITS: dict[str, Limit] = {
         _lim("seed", 0, 2**63 - 1, "", "a 64-bit signed seed"),
         _lim("cycles", 0, 2**62, "cycles", "fits every 64-bit counter with room"),
         _lim("depth", 0, 1 << 20, "entries", "FIFO and queue depths"),
+        _lim("jobs", 1, 1024, "processes", "worker processes of one command"),
     )
 }
 

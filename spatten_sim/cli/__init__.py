@@ -21,6 +21,7 @@ import importlib
 import os
 import sys
 import traceback
+from typing import NoReturn
 
 from spatten_sim.errors import SpattenError
 
@@ -53,10 +54,21 @@ def _available_commands() -> dict[str, object]:
     return mods
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit status 2, like every
+    other user error (argparse's own prints the usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        from spatten_sim.limits import cap_message
+
+        line = cap_message(f"{self.prog}: error: {message} (see {self.prog} --help)")
+        self.exit(2, line + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from spatten_sim import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="spatten-sim",
         description=(
             "Cycle-level simulator of the SpAtten attention accelerator (HPCA 2021): cascade "

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from spatten_sim.cli.options import count, finite_float
+
 HELP = "benchmark the DRAM model: bandwidth, latency and row-buffer statistics of a pattern"
 
 DESCRIPTION = """\
@@ -46,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--requests",
-        type=int,
+        type=count("requests"),
         default=None,
         metavar="N",
         help="number of requests (default 100000 for generated patterns; for a FILE, the "
@@ -54,21 +56,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--outstanding",
-        type=int,
+        type=count("requests"),
         default=0,
         metavar="N",
         help="at most N requests sent and not completed in the whole memory (default: unlimited)",
     )
     parser.add_argument(
         "--channels",
-        type=int,
+        type=count("channels"),
         default=None,
         metavar="N",
         help="number of channels (overrides memory.channels; a power of two)",
     )
     parser.add_argument(
         "--issue-per-cycle",
-        type=int,
+        type=count("requests"),
         default=0,
         metavar="N",
         help="at most N requests sent per memory cycle in all (default: unlimited; "
@@ -76,14 +78,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--rate-gbps",
-        type=float,
+        type=finite_float,
         default=0.0,
         metavar="X",
         help="release requests at X GB/s on average (default: as fast as accepted); "
         "gives one point of a latency-vs-bandwidth curve",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, metavar="S", help="seed of the random pattern (default 0)"
+        "--seed",
+        type=count("seed"),
+        default=0,
+        metavar="S",
+        help="seed of the random pattern (default 0)",
     )
     parser.add_argument(
         "--set",
@@ -167,6 +173,10 @@ def run(args: argparse.Namespace) -> int:
     from spatten_sim.errors import SpattenError
     from spatten_sim.hw.memory import make_memory
 
+    if args.json is not None and args.json != "-":  # refused before the benchmark, not after
+        from spatten_sim.cli.outputs import ensure_writable_file
+
+        ensure_writable_file(args.json, f"--json {args.json}")
     section, clock_ghz = resolve_memory_section(args.hw, list(args.sets))
     if args.channels is not None:
         section["channels"] = args.channels
@@ -181,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
             raise SpattenError(f"--{opt.replace('_', '-')}: must be >= 0 (got {v})")
     if not args.rate_gbps >= 0:
         raise SpattenError(f"--rate-gbps: must be >= 0 (got {args.rate_gbps})")
+    if args.seed < 0:
+        raise SpattenError(f"--seed: must be >= 0 (got {args.seed})")
     mem = make_memory(section, clock_ghz)  # validates the section (ConfigError names the key)
     cfg = mem.cfg  # type: ignore[attr-defined]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from spatten_sim.cli.options import count, integer
+
 HELP = "run a design-space sweep (configurations x traces) locally or on a Dask cluster"
 DESCRIPTION = """\
 Run every point of a design space (space.yaml: a base preset, traces, axes over any
@@ -32,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-j",
         "--jobs",
-        type=int,
+        type=count("jobs"),
         default=None,
         metavar="N",
         help="local worker processes (default: the number of cores; 1 = in this process); "
@@ -52,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--max-points",
-        type=int,
+        type=integer,
         default=None,
         metavar="N",
         help="run at most N new points, then stop (re-run to continue)",

@@ -7,6 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from spatten_sim.cli.options import count, integer
+
 HELP = "extract an attention trace (Q/K/V per layer) from a real model on real text"
 
 DESCRIPTION = """\
@@ -49,14 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sample",
-        type=int,
+        type=integer,
         default=0,
         metavar="N",
         help="index of the sample (sentence, paragraph, review) to start from (default 0)",
     )
     parser.add_argument(
         "--tokens",
-        type=int,
+        type=count("tokens"),
         default=None,
         metavar="T",
         help="cut the input to exactly T tokens, appending the following samples if the sample "
@@ -65,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--generate",
-        type=int,
+        type=count("iterations"),
         default=0,
         metavar="G",
         help="decoders: tokens to generate greedily after the prompt (default 0)",

@@ -200,6 +200,8 @@ def run_sweep(
     be a picklable top-level function for the process and Dask executors.
     """
     t0 = time.monotonic()
+    if max_points is not None and max_points < 0:  # before the results folder is made
+        raise SpattenError(f"--max-points: must be >= 0, got {max_points}")
     stream = stream or sys.stderr
     if parquet:
         require_pyarrow("--parquet (results.parquet)")  # before anything runs
@@ -220,8 +222,6 @@ def run_sweep(
     todo = [p for p in unique if wanted(p)]
     skipped = len(unique) - len(todo)
     if max_points is not None:
-        if max_points < 0:
-            raise SpattenError(f"--max-points: must be >= 0, got {max_points}")
         todo = todo[:max_points]
     by_id = {p.point_id: p for p in todo}
     invalid = [p for p in todo if p.config is None]

@@ -26,6 +26,7 @@ from spatten_sim.errors import SpattenError
 from spatten_sim.hw.dram.config import DramConfig
 from spatten_sim.hw.dram.mapping import AddressMapper
 from spatten_sim.hw.dram.model import DramMemory, FrontendLimits
+from spatten_sim.limits import LIMITS, check_count
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def pattern_addresses(
     only the first ``requests`` entries.
     """
     rb = cfg.request_bytes
+    check_count("requests", max(requests, 1), "--requests")
     if pattern == "seq":
         return np.arange(requests, dtype=np.int64) * rb, None
     if pattern == "random":
@@ -92,6 +94,11 @@ def pattern_addresses(
                 f"--pattern {pattern}: the stride must be a positive multiple of the request size "
                 f"({rb} B)"
             )
+        if stride * max(requests - 1, 0) >= MAX_ADDRESS:
+            raise SpattenError(
+                f"--pattern {pattern}: {requests:,} requests {stride:,} B apart reach past the "
+                f"largest address (2^{MAX_ADDRESS.bit_length() - 1})"
+            )
         return np.arange(requests, dtype=np.int64) * stride, None
     path = Path(pattern)
     if not path.exists():
@@ -106,22 +113,54 @@ def pattern_addresses(
     return (addrs // rb) * rb, (writes if writes.any() else None)
 
 
+#: addresses of a pattern are below this (2^62: every address fits a signed 64-bit integer
+#: with room; the mapper then keeps the bits the device has)
+MAX_ADDRESS = 1 << 62
+
+
+def _npy_addresses(path: Path) -> np.ndarray:
+    """The addresses of a ``.npy`` file: its header checked (1-D, integers, at most the
+    ``requests`` limit) before the data is read, every address in ``[0, MAX_ADDRESS)``."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version in ((2, 0), (3, 0)):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+    except Exception as exc:  # any malformed header (numpy raises several kinds)
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SpattenError(f"{path}: cannot read as a .npy array ({msg[:120]})") from None
+    if len(shape) != 1 or dtype.hasobject or not np.issubdtype(dtype, np.integer):
+        raise SpattenError(
+            f"{path}: expected a 1-D integer array of byte addresses, got {dtype} with shape "
+            f"{shape}"
+        )
+    if shape[0] > LIMITS["requests"].hi:
+        raise SpattenError(
+            f"{path}: {shape[0]:,} addresses: at most {LIMITS['requests'].hi:,} requests"
+        )
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SpattenError(f"{path}: cannot read as a .npy array ({msg[:120]})") from None
+    if arr.size and arr.min() < 0:
+        raise SpattenError(f"{path}: negative address {int(arr.min())}")
+    if arr.size and int(arr.max()) >= MAX_ADDRESS:
+        raise SpattenError(f"{path}: address {int(arr.max()):#x} at or above 2^62")
+    return arr.astype(np.int64)
+
+
 def read_trace(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read a ``.npy`` of addresses or a ``LD/ST 0x<hex>`` text trace; one-line errors."""
+    if not path.is_file():
+        raise SpattenError(f"{path}: not a regular file (expected a trace or a .npy array)")
     if path.suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise SpattenError(f"{path}: cannot read as a .npy array ({exc})") from None
-        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
-            raise SpattenError(
-                f"{path}: expected a 1-D integer array of byte addresses, got "
-                f"{arr.dtype} with shape {arr.shape}"
-            )
-        if arr.size and arr.min() < 0:
-            raise SpattenError(f"{path}: negative address {int(arr.min())}")
-        a = arr.astype(np.int64)
-        return a, np.zeros(a.size, dtype=bool)
+        arr = _npy_addresses(path)
+        return arr, np.zeros(arr.size, dtype=bool)
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -132,6 +171,8 @@ def read_trace(path: Path) -> tuple[np.ndarray, np.ndarray]:
         s = line.strip()
         if not s or s.startswith("#"):
             continue
+        if len(addrs) >= LIMITS["requests"].hi:
+            raise SpattenError(f"{path}:{lineno}: more than {LIMITS['requests'].hi:,} requests")
         parts = s.split()
         if len(parts) != 2 or parts[0] not in ("LD", "ST"):
             raise SpattenError(
@@ -142,7 +183,7 @@ def read_trace(path: Path) -> tuple[np.ndarray, np.ndarray]:
             a = int(parts[1], 16) if parts[1].lower().startswith("0x") else int(parts[1])
         except ValueError:
             raise SpattenError(f"{path}:{lineno}: bad address {parts[1][:40]!r}") from None
-        if a < 0 or a >= 1 << 62:
+        if a < 0 or a >= MAX_ADDRESS:
             raise SpattenError(f"{path}:{lineno}: address {parts[1][:40]!r} out of range")
         addrs.append(a)
         writes.append(parts[0] == "ST")
@@ -165,6 +206,12 @@ def run_bench(
     n = int(addresses.shape[0])
     if rate_gbps > 0:
         per_req_cycles = cfg.request_bytes / (rate_gbps * cfg.tck_ns)
+        last = per_req_cycles * max(n - 1, 0)
+        if not last <= LIMITS["cycles"].hi:
+            raise SpattenError(
+                f"--rate-gbps {rate_gbps:g}: {n:,} requests at that rate take {last:.3g} memory "
+                f"cycles, above the limit of {LIMITS['cycles'].hi:,}"
+            )
         arrival = np.floor(np.arange(n) * per_req_cycles).astype(np.int64)
     else:
         arrival = np.zeros(n, dtype=np.int64)
