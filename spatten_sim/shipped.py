@@ -167,10 +167,13 @@ def official_workload(short: str) -> Path | None:
 def resolve_input(path: str | Path) -> Path:
     """``path`` if it exists, else the shipped trace or workload of that name.
 
-    Raises :class:`SpattenError` (one line) when it is neither.
+    Raises :class:`SpattenError` (one line) when it is neither, or when ``path`` exists but is
+    not a regular file (a folder; a FIFO or a device, which reading would block on).
     """
     p = Path(path)
     if p.exists():
+        if not p.is_file():  # a folder, or a FIFO or device that reading would block on
+            raise SpattenError(f"{path}: not a regular file (expected a trace or a workload CSV)")
         return p
     found = find_input(str(path))
     if found is not None:

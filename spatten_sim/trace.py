@@ -20,10 +20,12 @@ documented in ``docs/trace-format.md``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -256,14 +258,68 @@ def _check_header(path: Path, name: str, shape: tuple[int, ...], dtype: np.dtype
         raise _fail(path, f"'{name}' has {size} elements, above the cap of {cap}")
 
 
-def _read_members(path: Path, cap: int) -> dict[str, np.ndarray]:
+#: what reading a zip member's bytes can raise (a corrupt or unsupported member)
+_READ_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    RuntimeError,
+    NotImplementedError,
+)
+
+
+@contextlib.contextmanager
+def _member_errors(path: Path, name: str) -> Iterator[None]:
+    """Turns what reading the zip member ``name`` raises into a one-line :class:`TraceError`."""
+    try:
+        yield
+    except TraceError:
+        raise
+    except NotImplementedError as exc:  # deflate64, bzip2/lzma without the module
+        raise _fail(path, f"cannot read '{name}': {exc} (write it with numpy.savez)") from None
+    except RuntimeError as exc:  # "File ... is encrypted, password required"
+        raise _fail(path, f"cannot read '{name}': {str(exc).splitlines()[0]}") from None
+    except _READ_ERRORS as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _fail(path, f"cannot read '{name}' (truncated or corrupt file: {msg})") from None
+
+
+def _header_of(path: Path, zf: zipfile.ZipFile, name: str, member: str) -> tuple[Any, ...]:
+    """The (shape, fortran, dtype) of a member's .npy header, read without its data."""
+    with _member_errors(path, name), zf.open(member) as fh:
+        try:
+            return _read_header(fh)
+        except _READ_ERRORS:
+            raise
+        except Exception as exc:  # numpy parses the header's text: SyntaxError, TokenError ...
+            raise ValueError(f"malformed .npy header ({type(exc).__name__})") from None
+
+
+def _read_data(path: Path, zf: zipfile.ZipFile, name: str, member: str, shape: tuple) -> np.ndarray:
+    with _member_errors(path, name), zf.open(member) as fh:
+        a = np.lib.format.read_array(fh, allow_pickle=False)
+    if a.shape != tuple(shape):
+        raise _fail(path, f"'{name}' is truncated")
+    return a
+
+
+def _read_members(path: Path, cap: int) -> tuple[TraceMeta, dict[str, np.ndarray]]:
+    """The metadata and the arrays of a trace file, checked in the order that allocates least:
+    every member's .npy header (pickles, dtypes, the element cap), then the metadata (its
+    fields, counts within :mod:`spatten_sim.limits`), then every array's shape against the
+    metadata, and only then the arrays' data."""
     try:
         zf = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
         raise _fail(path, "not a .npz trace (not a zip archive)") from None
     except OSError as exc:
         raise _fail(path, f"cannot read the file ({exc.strerror or exc})") from None
-    arrays: dict[str, np.ndarray] = {}
+    except Exception as exc:  # a central directory zipfile cannot make sense of
+        raise _fail(
+            path, f"not a .npz trace (a corrupt zip archive: {type(exc).__name__})"
+        ) from None
     with zf:
         members = zf.namelist()
         names = [m.removesuffix(".npy") for m in members]
@@ -279,36 +335,43 @@ def _read_members(path: Path, cap: int) -> dict[str, np.ndarray]:
             if n not in names:
                 hint = " (not a spatten-sim trace?)" if n == "meta" else ""
                 raise _fail(path, f"missing the '{n}' array{hint}")
+        headers: dict[str, tuple[str, tuple[int, ...]]] = {}
         for name, member in zip(names, members, strict=True):
-            try:
-                with zf.open(member) as fh:
-                    shape, _fortran, dtype = _read_header(fh)
-                _check_header(path, name, shape, dtype, cap)
-                with zf.open(member) as fh:
-                    a = np.lib.format.read_array(fh, allow_pickle=False)
-            except TraceError:
-                raise
-            except NotImplementedError as exc:  # deflate64, bzip2/lzma without the module
-                raise _fail(
-                    path, f"cannot read '{name}': {exc} (write it with numpy.savez)"
-                ) from None
-            except RuntimeError as exc:  # "File ... is encrypted, password required"
-                raise _fail(path, f"cannot read '{name}': {str(exc).splitlines()[0]}") from None
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise _fail(
-                    path, f"cannot read '{name}' (truncated or corrupt file: {msg})"
-                ) from None
-            if a.shape != tuple(shape):
-                raise _fail(path, f"'{name}' is truncated")
-            arrays[name] = a
-    return arrays
+            shape, _fortran, dtype = _header_of(path, zf, name, member)
+            _check_header(path, name, shape, dtype, cap)
+            headers[name] = (member, tuple(shape))
+        meta = _parse_meta(path, str(_read_data(path, zf, "meta", *headers["meta"])))
+        _validate_meta(meta, path)
+        expect = _expected_shapes(meta)
+        for name, (_member, shape) in headers.items():
+            want = expect.get(name)
+            if want is not None and shape != want:
+                raise _fail(path, f"'{name}' has shape {shape}, metadata says {want}")
+        if "bias" in headers:
+            _check_bias_shape(meta, headers["bias"][1], path)
+        arrays = {
+            name: _read_data(path, zf, name, member, shape)
+            for name, (member, shape) in headers.items()
+            if name != "meta"
+        }
+    return meta, arrays
+
+
+def _parse_meta(path: Path, meta_text: str) -> TraceMeta:
+    if _json_depth(meta_text) > MAX_META_DEPTH:
+        raise _fail(path, f"'meta' JSON is nested deeper than {MAX_META_DEPTH} levels")
+    try:
+        meta_dict = json.loads(meta_text)
+    except (ValueError, RecursionError) as exc:
+        raise _fail(path, f"'meta' is not valid JSON ({exc})") from None
+    return _meta_from_dict(path, meta_dict)
 
 
 def load_trace(path: str | Path, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Trace:
     """Read and validate a v1 trace; raise :class:`TraceError` (one line) on any problem.
 
-    ``max_elements`` caps the size of every array (checked from the header, before reading).
+    ``max_elements`` caps the size of every array (checked from the header, before reading), and
+    every array's shape must be the one its metadata gives (also checked before reading).
     Nothing is repaired: a file is either valid as written or refused.
     """
     path = Path(path)
@@ -316,15 +379,7 @@ def load_trace(path: str | Path, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Tr
         raise _fail(path, "no such file")
     if not path.is_file():
         raise _fail(path, "not a regular file")
-    arrays = _read_members(path, max_elements)
-    meta_text = str(arrays.pop("meta"))
-    if _json_depth(meta_text) > MAX_META_DEPTH:
-        raise _fail(path, f"'meta' JSON is nested deeper than {MAX_META_DEPTH} levels")
-    try:
-        meta_dict = json.loads(meta_text)
-    except (ValueError, RecursionError) as exc:
-        raise _fail(path, f"'meta' is not valid JSON ({exc})") from None
-    meta = _meta_from_dict(path, meta_dict)
+    meta, arrays = _read_members(path, max_elements)
     trace = Trace(meta=meta, **arrays)
     validate_trace(trace, path)
     for a in (trace.q, trace.k, trace.v, trace.bias, trace.token_ids):
@@ -358,9 +413,8 @@ def _meta_from_dict(path: Path, d: object) -> TraceMeta:
     return TraceMeta(**d)
 
 
-def validate_trace(trace: Trace, path: str | Path = "<trace>") -> None:
-    """Check shapes, dtypes, finiteness and metadata consistency; raise TraceError if bad."""
-    m = trace.meta
+def _validate_meta(m: TraceMeta, path: str | Path) -> None:
+    """The metadata's own rules: counts within :mod:`spatten_sim.limits`, token split, scale."""
     for n in ("n_layers", "n_heads", "n_kv_heads", "head_dim", "tokens"):
         if getattr(m, n) < 1:
             raise _fail(path, f"metadata {n} must be >= 1, got {getattr(m, n)}")
@@ -389,11 +443,36 @@ def validate_trace(trace: Trace, path: str | Path = "<trace>") -> None:
         raise _fail(
             path, f"metadata bias must be 'none', 'stored' or 'omitted: ...', got {m.bias!r}"
         )
-    expect = {
+
+
+def _expected_shapes(m: TraceMeta) -> dict[str, tuple[int, ...]]:
+    """The shape the metadata gives each array (the bias has two: :func:`_check_bias_shape`)."""
+    return {
         "q": (m.n_layers, m.n_heads, m.tokens, m.head_dim),
         "k": (m.n_layers, m.n_kv_heads, m.tokens, m.head_dim),
         "v": (m.n_layers, m.n_kv_heads, m.tokens, m.head_dim),
+        "token_ids": (m.tokens,),
     }
+
+
+def _check_bias_shape(m: TraceMeta, shape: tuple[int, ...], path: str | Path) -> None:
+    if (
+        len(shape) != 4
+        or shape[0] not in (1, m.n_layers)
+        or shape[1:] != (m.n_heads, m.tokens, m.tokens)
+    ):
+        raise _fail(
+            path,
+            f"'bias' has shape {shape}, expected "
+            f"[1 or {m.n_layers}, {m.n_heads}, {m.tokens}, {m.tokens}]",
+        )
+
+
+def validate_trace(trace: Trace, path: str | Path = "<trace>") -> None:
+    """Check shapes, dtypes, finiteness and metadata consistency; raise TraceError if bad."""
+    m = trace.meta
+    _validate_meta(m, path)
+    expect = {n: s for n, s in _expected_shapes(m).items() if n != "token_ids"}
     arrays: dict[str, np.ndarray] = {}
     for n, shape in expect.items():
         a = getattr(trace, n)
@@ -404,16 +483,7 @@ def validate_trace(trace: Trace, path: str | Path = "<trace>") -> None:
         arrays[n] = a
     b = trace.bias
     if b is not None:
-        if (
-            b.ndim != 4
-            or b.shape[0] not in (1, m.n_layers)
-            or b.shape[1:] != (m.n_heads, m.tokens, m.tokens)
-        ):
-            raise _fail(
-                path,
-                f"'bias' has shape {b.shape}, expected "
-                f"[1 or {m.n_layers}, {m.n_heads}, {m.tokens}, {m.tokens}]",
-            )
+        _check_bias_shape(m, b.shape, path)
         if m.bias != "stored":
             raise _fail(path, "a 'bias' array is present but metadata bias is not 'stored'")
         arrays["bias"] = b

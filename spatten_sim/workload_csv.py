@@ -43,7 +43,9 @@ What the CSV does not give, and what we choose (all deterministic, recorded in `
 from __future__ import annotations
 
 import csv
+import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,6 +228,11 @@ def _check_row(path: Path, r: OfficialRow) -> None:
         raise _fail(path, f"{where}: auto_requant_incre {r.auto_requant_incre} outside 1..16")
     if r.if_topk and r.topk < 1:
         raise _fail(path, f"{where}: if_topk is True but topk is {r.topk}")
+    if r.if_topk and r.topk > r.sentence_length:
+        raise _fail(
+            path,
+            f"{where}: topk {r.topk} keeps more tokens than sentence_length_L {r.sentence_length}",
+        )
 
 
 def read_official_rows(path: str | Path) -> tuple[list[OfficialRow], str]:
@@ -244,19 +251,22 @@ def read_official_rows(path: str | Path) -> tuple[list[OfficialRow], str]:
         text = p.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise _fail(p, f"cannot read the file ({exc})") from None
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
+    if not text.strip() or not text.splitlines()[0].strip():
         raise _fail(p, "empty file (expected the official CSV header)")
-    reader = csv.DictReader(lines)
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    # read as one stream: a quoted value may hold a line break (and is then refused as a value)
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise _fail(p, f"line 1: not a CSV header ({exc})") from None
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise _fail(p, f"missing column {missing[0]!r} (not an official SpAtten workload CSV?)")
     reader.fieldnames = header
     rows: list[OfficialRow] = []
     provenance = ""
-    for i, rec in enumerate(reader):
-        line = i + 2
+    for rec in _records(p, reader):
+        line = reader.line_num
         if provenance:
             raise _fail(p, f"line {line}: data after the trailing provenance line")
         first = (rec.get("iteration_id") or "").strip()
@@ -276,6 +286,19 @@ def read_official_rows(path: str | Path) -> tuple[list[OfficialRow], str]:
     if not rows:
         raise _fail(p, "no workload rows after the header")
     return rows, provenance
+
+
+def _records(path: Path, reader: csv.DictReader) -> Iterator[dict[str, str]]:
+    """The reader's records; a line the csv module refuses (a NUL byte, a value longer than its
+    field limit, a stray quote) is a one-line :class:`WorkloadError` naming the line."""
+    while True:
+        try:
+            rec = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise _fail(path, f"line {reader.line_num}: not a CSV row ({exc})") from None
+        yield rec
 
 
 def _check_order(path: Path, prev: OfficialRow, r: OfficialRow) -> None:
