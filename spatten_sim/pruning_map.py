@@ -32,6 +32,8 @@ iteration, in processing order; ``L`` layers; ``H`` query heads; ``T`` the longe
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,14 +132,24 @@ def load_pruning(path: str | Path) -> PruningMap:
             )
     except SpattenError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
-        raise SpattenError(f"{p}: not a pruning map ({exc})") from None
+    except (
+        OSError, KeyError, ValueError, TypeError, EOFError, RuntimeError, NotImplementedError,
+        zipfile.BadZipFile, zlib.error,
+    ) as exc:  # fmt: skip
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SpattenError(f"{p}: not a pruning map ({msg})") from None
+    if pm.present.ndim != 2:
+        raise SpattenError(f"{p}: the arrays of the pruning map disagree in shape")
     n_p, n_l = pm.present.shape
     shapes_ok = (
         len(pm.stages) == n_p == pm.iterations.size
         and pm.tokens_total.shape == pm.tokens_kept.shape == pm.heads_kept.shape == (n_p, n_l)
+        and pm.head_mask.ndim == 3
         and pm.head_mask.shape[:2] == (n_p, n_l)
-        and (pm.token_mask is None or pm.token_mask.shape[:2] == (n_p, n_l))
+        and (
+            pm.token_mask is None
+            or (pm.token_mask.ndim == 3 and pm.token_mask.shape[:2] == (n_p, n_l))
+        )
     )
     if not shapes_ok:
         raise SpattenError(f"{p}: the arrays of the pruning map disagree in shape")

@@ -8,13 +8,14 @@ sweep -o DIR`` writes (``results.csv``, ``manifest.json``, ``points/<id>.json``)
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spatten_sim.documents import REPORT_FIELDS, check_fields, read_json_object
 from spatten_sim.errors import SpattenError
+from spatten_sim.limits import short
 from spatten_sim.sweep.store import EXCLUDED_SECTIONS, flatten
 from spatten_sim.yamlfile import read_yaml
 
@@ -113,16 +114,17 @@ def is_run_dir(path: Path) -> bool:
 
 
 def load_run_dir(path: str | Path) -> Run:
-    """A run folder written by ``spatten-sim run -o DIR``."""
+    """A run folder written by ``spatten-sim run -o DIR`` (its report checked against
+    :data:`spatten_sim.documents.REPORT_FIELDS`, its config.yaml a mapping)."""
     p = Path(path)
-    try:
-        report = json.loads((p / "report.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise SpattenError(f"{p}: no readable report.json ({exc})") from None
+    report = read_json_object(p / "report.json", "report")
+    check_fields(report, REPORT_FIELDS, str(p / "report.json"))
     config: dict = {}
     if (p / "config.yaml").is_file():
         config = read_yaml(p / "config.yaml") or {}
-    trace = Path(report.get("input", {}).get("path", "?")).name
+        if not isinstance(config, dict):
+            raise SpattenError(f"{p / 'config.yaml'}: expected a mapping (the configuration)")
+    trace = Path(report["input"].get("path", "?")).name
     return Run(f"{report.get('config', '?')} | {trace}", trace, _row_of(config, report), report)
 
 
@@ -136,6 +138,8 @@ def load_sweep(path: str | Path) -> Sweep:
     axes = tuple(man.get("axes", ()))
     failed = [row for row in rows if row["status"] != "ok"]
     recs = [(row, read_point(p, row["point_id"])) for row in rows if row["status"] == "ok"]
+    for row, rec in recs:
+        check_fields(rec["report"], REPORT_FIELDS, f"{p / 'points' / row['point_id']}.json: report")
     # labels name only the axes that vary among the finished points
     seen: dict[str, set[str]] = {}
     for _, rec in recs:
@@ -178,16 +182,21 @@ def load_timeline(path: str | Path) -> list[tuple[str, str, int, int]]:
             f"{p}: no timeline (record one with `spatten-sim run ... --timeline -o DIR`)"
         )
     out = []
-    with open(p, newline="") as f:
-        r = csv.DictReader(f)
-        if r.fieldnames != ["unit", "kind", "start_cycle", "end_cycle"]:
-            raise SpattenError(f"{p}: expected the columns unit,kind,start_cycle,end_cycle")
-        for i, row in enumerate(r, start=2):
-            try:
-                a, b = int(row["start_cycle"]), int(row["end_cycle"])
-            except (TypeError, ValueError):
-                raise SpattenError(f"{p}:{i}: start_cycle/end_cycle must be integers") from None
-            if row["kind"] not in ("busy", "stall") or b < a:
-                raise SpattenError(f"{p}:{i}: bad interval {row}")
-            out.append((row["unit"], row["kind"], a, b))
+    try:
+        with open(p, newline="", encoding="utf-8") as f:
+            r = csv.DictReader(f)
+            if r.fieldnames != ["unit", "kind", "start_cycle", "end_cycle"]:
+                raise SpattenError(f"{p}: expected the columns unit,kind,start_cycle,end_cycle")
+            for i, row in enumerate(r, start=2):
+                try:
+                    a, b = int(row["start_cycle"]), int(row["end_cycle"])
+                except (TypeError, ValueError):
+                    raise SpattenError(f"{p}:{i}: start_cycle/end_cycle must be integers") from None
+                if row["kind"] not in ("busy", "stall") or b < a:
+                    raise SpattenError(f"{p}:{i}: bad interval {short(row)}")
+                out.append((row["unit"], row["kind"], a, b))
+    except UnicodeDecodeError:
+        raise SpattenError(f"{p}: not a timeline (not UTF-8 text)") from None
+    except csv.Error as exc:
+        raise SpattenError(f"{p}: not a timeline ({exc})") from None
     return out

@@ -54,14 +54,21 @@ def load_layer_rows(run_dir: str | Path) -> list[dict[str, Any]]:
     p = Path(run_dir) / "layers.csv"
     if not p.is_file():
         return []
-    with open(p, newline="") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with open(p, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise SpattenError(f"{p}: not a layers table ({type(exc).__name__})") from None
     try:
         for r in rows:
             for k in ("iteration", "layer", "start_cycle", "end_cycle"):
                 r[k] = int(r[k])
+            if not isinstance(r["stage"], str):
+                raise TypeError("stage")
     except (KeyError, TypeError, ValueError):
-        raise SpattenError(f"{p}: expected integer iteration, layer, start/end cycles") from None
+        raise SpattenError(
+            f"{p}: expected a stage and integer iteration, layer, start/end cycles"
+        ) from None
     return rows
 
 

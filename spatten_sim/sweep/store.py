@@ -147,12 +147,26 @@ def read_table(path: str | Path) -> list[dict[str, Any]]:
         p = p / TABLE
     try:
         with open(p, newline="", encoding="utf-8") as f:
-            return [
-                {k: (v or None) if k in META_COLUMNS else parse_cell(v) for k, v in r.items()}
-                for r in csv.DictReader(f)
-            ]
+            reader = csv.DictReader(f)
+            missing = [c for c in META_COLUMNS if c not in (reader.fieldnames or ())]
+            if missing:
+                raise SpattenError(
+                    f"{p}: not a results table (no {missing[0]!r} column in its header)"
+                )
+            rows = []
+            for r in reader:
+                if None in r:  # more cells than the header has columns
+                    raise SpattenError(f"{p}: line {reader.line_num}: more cells than columns")
+                rows.append(
+                    {k: (v or None) if k in META_COLUMNS else parse_cell(v) for k, v in r.items()}
+                )
+            return rows
     except OSError as exc:
         raise SpattenError(f"{p}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise SpattenError(f"{p}: not a results table (not UTF-8 text)") from None
+    except csv.Error as exc:
+        raise SpattenError(f"{p}: not a results table ({exc})") from None
 
 
 class ResultStore:
@@ -203,7 +217,7 @@ class ResultStore:
         p = self.points_dir / f"{pid}.json"
         try:
             rec = json.loads(p.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None
         return rec if isinstance(rec, dict) and rec.get("status") in ("ok", "failed") else None
 
@@ -249,19 +263,26 @@ class ResultStore:
 
 
 def read_point(results: str | Path, pid: str) -> dict:
-    """The full record of one point of a results folder."""
+    """The full record of one point of a results folder (checked: a JSON object with the fields
+    :data:`spatten_sim.documents.POINT_FIELDS`; an ``ok`` point also has a report)."""
+    from spatten_sim.documents import POINT_FIELDS, check_fields, read_json_object
+
     p = Path(results) / POINTS / f"{pid}.json"
-    try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError) as exc:
-        raise SpattenError(f"{p}: cannot read the point record ({exc})") from None
+    rec = read_json_object(p, "point record")
+    check_fields(rec, POINT_FIELDS, str(p))
+    if rec["status"] == "ok" and not isinstance(rec.get("report"), dict):
+        raise SpattenError(f"{p}: report: missing (a finished point records its report)")
+    return rec
 
 
 def read_manifest(results: str | Path) -> dict:
+    """A results folder's manifest (checked against
+    :data:`spatten_sim.documents.MANIFEST_FIELDS`)."""
+    from spatten_sim.documents import MANIFEST_FIELDS, check_fields, read_json_object
+
     p = Path(results) / MANIFEST
-    try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError):
-        raise SpattenError(
-            f"{results}: not a sweep results folder (no readable {MANIFEST})"
-        ) from None
+    if not p.is_file():
+        raise SpattenError(f"{results}: not a sweep results folder (no {MANIFEST})")
+    man = read_json_object(p, "sweep manifest")
+    check_fields(man, MANIFEST_FIELDS, str(p))
+    return man
