@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spatten_sim.documents import read_json
 from spatten_sim.errors import SpattenError
 from spatten_sim.provenance import INPUT_KEYS, SIMULATOR_KEYS
 from spatten_sim.report import Report
@@ -241,20 +242,7 @@ class Loaded:
 
 
 def _read_json(p: Path) -> Any:
-    if not p.is_file():  # a FIFO or a device would block or never end
-        raise SpattenError(f"{p}: not a regular file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpattenError(f"{p}: cannot read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise SpattenError(f"{p}: not a spatten-sim report (not UTF-8 text)") from None
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise SpattenError(f"{p}: not a spatten-sim report (nested too deeply)") from None
-    except ValueError:
-        raise SpattenError(f"{p}: not a spatten-sim report (not JSON)") from None
+    return read_json(p, "spatten-sim report")
 
 
 def _as_report(doc: Any, p: Path) -> tuple[dict[str, Any], str]:

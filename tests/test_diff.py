@@ -160,7 +160,7 @@ def test_load_kinds_and_errors(tmp_path, base):
         (tmp_path / "nope.json", "no such file"),
         (_write(tmp_path / "list.json", [1, 2]), "not a spatten-sim report"),
         (_write(tmp_path / "other.json", {"rows": []}), "not a spatten-sim report"),
-        (ROOT / "README.md", "not JSON"),
+        (ROOT / "README.md", "invalid JSON"),
         (tmp_path / "run" / "..", "not a run folder"),
     ]
     (tmp_path / "lonely").mkdir()

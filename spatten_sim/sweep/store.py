@@ -31,12 +31,13 @@ import io
 import json
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from spatten_sim.errors import SpattenError
 from spatten_sim.files import atomic_write
+from spatten_sim.report import flatten  # the one dotted-key flattening (also Report.flat)
 
 TABLE = "results.csv"
 #: the table as Parquet, written beside the CSV when asked (``--parquet``; needs pyarrow)
@@ -52,17 +53,6 @@ EXCLUDED_SECTIONS = ("sim", "provenance")
 #: (the ones that are the same for the same simulator, input and configuration: no timestamp, so a
 #: resumed sweep's table equals an uninterrupted one's)
 PROVENANCE_COLUMNS = ("version", "code_fingerprint", "git_commit", "input_sha256", "config_sha256")
-
-
-def flatten(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """The scalar leaves of a nested mapping as (dotted path, value); lists are skipped."""
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from flatten(v, f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(obj, (list, tuple)):
-        return
-    else:
-        yield prefix, obj
 
 
 def format_cell(v: Any) -> str:
