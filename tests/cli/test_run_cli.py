@@ -131,3 +131,20 @@ def test_the_installed_command_runs(launcher):
     assert json.loads(out.stdout)["cycles"] > 0
     bad = subprocess.run([*exe, "run", "spatten", "nope.npz"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_building_the_parser_imports_no_heavy_module():
+    """Every command (and --help) starts fast: no matplotlib, numba, simpy or numpy at parse."""
+    code = (
+        "import sys; from spatten_sim.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('matplotlib', 'numba', 'simpy', 'numpy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_figure_formats_match_the_style():
+    from spatten_sim.cli.plot import FIGURE_FORMATS
+    from spatten_sim.plots.style import FORMATS
+
+    assert FIGURE_FORMATS == FORMATS
