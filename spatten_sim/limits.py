@@ -31,6 +31,11 @@ class Limit:
     unit: str
     why: str
 
+    def at_most(self) -> str:
+        """The tail of every "too large" message: ``at most 4,096 heads (why)``."""
+        unit = f" {self.unit}" if self.unit else ""
+        return f"at most {self.hi:,}{unit} ({self.why})"
+
 
 def _lim(name: str, lo: int, hi: int, unit: str, why: str) -> Limit:
     return Limit(name, lo, hi, unit, why)
@@ -86,7 +91,7 @@ def check_count(name: str, value: Any, where: str) -> int:
         value = int(value)
     unit = f" {lim.unit}" if lim.unit else ""
     if value > lim.hi:
-        raise SpattenError(f"{where} {short(value)}: at most {lim.hi:,}{unit} ({lim.why})")
+        raise SpattenError(f"{where} {short(value)}: {lim.at_most()}")
     if value < lim.lo:
         raise SpattenError(f"{where} {short(value)}: at least {lim.lo:,}{unit}")
     return value
@@ -101,8 +106,7 @@ def check_index(name: str, value: int, where: str) -> int:
     if value < 0:
         raise SpattenError(f"{where} {value}: must be >= 0")
     if value + 1 > lim.hi:
-        unit = f" {lim.unit}" if lim.unit else ""
-        raise SpattenError(f"{where} {short(value)}: at most {lim.hi:,}{unit} ({lim.why})")
+        raise SpattenError(f"{where} {short(value)}: {lim.at_most()}")
     return value
 
 

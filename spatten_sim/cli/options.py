@@ -5,7 +5,7 @@ first C or NumPy integer it meets) and refuses ``--requests 1e6`` (how people wr
 :func:`integer` reads an integer written either way and refuses a fraction, NaN or infinity;
 :func:`count` also checks it against the upper end of its limit (:mod:`spatten_sim.limits`), so
 an impossible value is one line from the parser (``argument --requests: '1e12': at most
-2,147,483,648 requests (...)``) and never reaches an array or a kernel. The lower end (0, a
+67,108,864 requests (...)``) and never reaches an array or a kernel. The lower end (0, a
 negative value) is the command's to check: its message says what the value would mean. Finite
 floats: :func:`finite_float`.
 
@@ -46,8 +46,7 @@ def count(limit: str) -> Callable[[str], int]:
     def parse(text: str) -> int:
         v = integer(text)
         if v > lim.hi:
-            unit = f" {lim.unit}" if lim.unit else ""
-            raise argparse.ArgumentTypeError(f"{short(text)}: at most {lim.hi:,}{unit} ({lim.why})")
+            raise argparse.ArgumentTypeError(f"{short(text)}: {lim.at_most()}")
         return v
 
     parse.__name__ = f"{limit} count"  # argparse names the type in some messages
