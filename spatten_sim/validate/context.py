@@ -22,15 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spatten_sim.shipped import OFFICIAL_WORKLOADS
+
 #: the paper's GPT-2 setting: 992 prompt tokens, 32 generated (docs/spatten.md §1)
 FULL_DECODER_PROMPT = 992
 FULL_DECODER_GENERATE = 32
 FULL_DECODER_NAME = "smollm2-wiki-992+32.npz"
 #: the official workloads (docs/spatten.md §6)
-GPT2_MEDIUM_CSV = (
-    "summary-gpt2-medium-wikitext2-per0-hp-step5+dedic+glob_p+local_p+hp+topk+quant.csv"
-)
-GPT2_SMALL_CSV = "summary-gpt2-small-wikitext2-per8.csv"
+GPT2_MEDIUM_CSV = OFFICIAL_WORKLOADS["gpt2-medium"]
+GPT2_SMALL_CSV = OFFICIAL_WORKLOADS["gpt2-small"]
 
 
 def repo_root() -> Path:
