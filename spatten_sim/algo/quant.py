@@ -94,12 +94,23 @@ class FixedPoint:
         return self.msb_code() * self.scale
 
 
-def quantize(x: np.ndarray, spec: QuantSpec, tensor_axes: tuple[int, ...]) -> FixedPoint:
+def quantize(
+    x: np.ndarray,
+    spec: QuantSpec,
+    tensor_axes: tuple[int, ...],
+    scale: np.ndarray | None = None,
+) -> FixedPoint:
     """Quantize ``x`` with one scale per tensor; ``tensor_axes`` are the axes one tensor spans
-    (e.g. ``(-2, -1)`` for ``[heads, tokens, head_dim]``: one scale per head)."""
+    (e.g. ``(-2, -1)`` for ``[heads, tokens, head_dim]``: one scale per head).
+
+    ``scale`` (broadcastable against ``x``) gives calibrated scales instead of ``max|x|``: values
+    beyond the calibrated range saturate at the largest code, as a fixed-range datapath does."""
     xf = np.asarray(x, dtype=np.float64)
-    amax = np.max(np.abs(xf), axis=tensor_axes, keepdims=True) if xf.size else np.zeros(())
-    scale = np.where(amax > 0, amax / spec.qmax, 1.0)
+    if scale is None:
+        amax = np.max(np.abs(xf), axis=tensor_axes, keepdims=True) if xf.size else np.zeros(())
+        scale = np.where(amax > 0, amax / spec.qmax, 1.0)
+    else:
+        scale = np.asarray(scale, dtype=np.float64)
     code = np.clip(np.rint(xf / scale), -spec.qmax, spec.qmax).astype(np.int64)
     return FixedPoint(spec=spec, code=code, scale=scale)
 
