@@ -58,7 +58,7 @@ Local V pruning is per query head. Token pruning is per layer, for all heads.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,7 +86,15 @@ from spatten_sim.workload import (
     dense_attention_ops,
 )
 
-__all__ = ["FunctionalResult", "build_workload", "run_functional"]
+__all__ = [
+    "FunctionalBuilder",
+    "FunctionalResult",
+    "LayerScales",
+    "build_workload",
+    "calibrate_scales",
+    "functional_result",
+    "run_functional",
+]
 
 _EMPTY = np.zeros(0, dtype=np.int32)
 
@@ -202,14 +210,54 @@ class _LayerData:
     v_code: np.ndarray
     v_scale: np.ndarray
 
+    def scales(self) -> LayerScales:
+        return LayerScales(self.q_scale.copy(), self.k_scale.copy(), self.v_scale.copy())
 
-def _quantize_layer(trace: Trace, layer: int, pol: _Policy) -> _LayerData:
+
+@dataclass(frozen=True, eq=False)
+class LayerScales:
+    """The fixed-point scales of one layer (float64): ``q`` per query head, ``k`` and ``v`` per
+    K/V head. By default they are calibrated on the trace itself (``max|x|`` over its tokens, see
+    :mod:`spatten_sim.algo.quant`); a caller that feeds the layers one at a time (the accuracy
+    run, :mod:`spatten_sim.accuracy`) passes scales calibrated beforehand."""
+
+    q: np.ndarray
+    k: np.ndarray
+    v: np.ndarray
+
+
+def calibrate_scales(trace: Trace, cfg: HwConfig) -> tuple[LayerScales, ...]:
+    """The per-layer scales :func:`run_functional` uses for ``trace`` when given none."""
+    pol = _policy(cfg, trace.meta.n_layers)
+    return tuple(
+        _quantize_layer(trace, layer, pol).scales() for layer in range(trace.meta.n_layers)
+    )
+
+
+def _quantize_layer(
+    trace: Trace, layer: int, pol: _Policy, scales: LayerScales | None = None
+) -> _LayerData:
     out = []
-    for arr, spec in ((trace.q[layer], pol.q), (trace.k[layer], pol.k), (trace.v[layer], pol.v)):
-        fp = quantize(arr, spec, tensor_axes=(-2, -1))
+    specs = ((trace.q[layer], pol.q), (trace.k[layer], pol.k), (trace.v[layer], pol.v))
+    given = (None, None, None) if scales is None else (scales.q, scales.k, scales.v)
+    for (arr, spec), sc in zip(specs, given, strict=True):
+        fp = quantize(arr, spec, (-2, -1), None if sc is None else sc.reshape(-1, 1, 1))
         dt = np.int16 if spec.total_bits <= 16 else np.int32
         out += [fp.code.astype(dt), fp.scale.reshape(-1)]
     return _LayerData(*out)
+
+
+def _quantize_rows(trace: Trace, layer: int, pol: _Policy, data: _LayerData, rows: slice) -> None:
+    """Quantize tokens ``rows`` of ``layer`` into ``data``'s codes with its (fixed) scales: the
+    codes are elementwise in the values, so rows quantized as they arrive equal the whole layer
+    quantized at once."""
+    for arr, spec, code, sc in (
+        (trace.q[layer], pol.q, data.q_code, data.q_scale),
+        (trace.k[layer], pol.k, data.k_code, data.k_scale),
+        (trace.v[layer], pol.v, data.v_code, data.v_scale),
+    ):
+        fp = quantize(arr[:, rows], spec, (-2, -1), sc.reshape(-1, 1, 1))
+        code[:, rows] = fp.code
 
 
 def _msb(code: np.ndarray, lsb: int) -> np.ndarray:
@@ -330,15 +378,26 @@ class _State:
     d_tok: np.ndarray  #: float64 [T] dense-reference cumulative token importance
 
 
-class _Builder:
+class FunctionalBuilder:
+    """One run of the functional phase over a trace: :meth:`run` does it all; a caller that
+    supplies Q/K/V as they are computed (the accuracy run) calls :meth:`quantize_all` with
+    calibrated scales, then steps :meth:`pass_layers` and :meth:`quantize_rows` itself and
+    finishes with :func:`functional_result`."""
+
     def __init__(
         self,
         trace: Trace,
         cfg: HwConfig,
         progress: Callable[[str], None] | None,
         keep_outputs: bool = False,
+        scales: tuple[LayerScales, ...] | None = None,
+        fidelity: bool = True,
     ):
         m = trace.meta
+        if scales is not None and len(scales) != m.n_layers:
+            raise ValueError(f"{len(scales)} layer scales for {m.n_layers} layers")
+        self.scales = scales
+        self.with_fidelity = fidelity
         self.trace = trace
         self.m = m
         self.pol = _policy(cfg, m.n_layers)
@@ -415,6 +474,13 @@ class _Builder:
 
     # -- one pass over the layers (summarization, or one generation iteration) ---------------
     def run_pass(self, stage: Stage, iteration: int) -> None:
+        for _ in self.pass_layers(stage, iteration):
+            pass
+
+    def pass_layers(self, stage: Stage, iteration: int) -> Iterator[int]:
+        """One pass, a layer at a time: computes each layer (decisions, attention, importance)
+        and then yields its index, so a caller may supply the next layer's Q/K/V in between
+        (the accuracy run feeds the model's own values layer by layer)."""
         m = self.m
         P = m.prompt_tokens
         st = self.state
@@ -445,6 +511,7 @@ class _Builder:
             st.alive_head[layer] = hcand
             prev_head = hcand
             self._run_layer(stage, iteration, layer, cand, hcand, tok_call, n_ctx, t)
+            yield layer
 
     def _run_layer(
         self,
@@ -531,7 +598,8 @@ class _Builder:
         )
         if self.outputs is not None:
             self.outputs[(stage, iteration, layer)] = (query_ids, out_hw)
-        self._fidelity(stage, layer, query_ids, key_ids, out_hw, n_ctx)
+        if self.with_fidelity:
+            self._fidelity(stage, layer, query_ids, key_ids, out_hw, n_ctx)
 
     def _head_jobs(
         self,
@@ -635,11 +703,23 @@ class _Builder:
         self.fid.add_importance(stage, layer, rho, ov)
 
     # -- the whole run -----------------------------------------------------------------------
+    def quantize_all(self) -> None:
+        """The fixed-point codes of every layer (scales calibrated on the trace unless given)."""
+        for layer in range(self.m.n_layers):
+            sc = None if self.scales is None else self.scales[layer]
+            self.data.append(_quantize_layer(self.trace, layer, self.pol, sc))
+
+    def quantize_rows(self, layer: int, rows: slice) -> None:
+        """Re-quantize tokens ``rows`` of ``layer`` after the caller wrote them into the trace
+        (fixed scales: :meth:`quantize_all` must have run, with scales given)."""
+        if self.scales is None:
+            raise ValueError("rows can be quantized one at a time only with calibrated scales")
+        _quantize_rows(self.trace, layer, self.pol, self.data[layer], rows)
+
     def run(self) -> None:
         m = self.m
         t0 = time.perf_counter()
-        for layer in range(m.n_layers):
-            self.data.append(_quantize_layer(self.trace, layer, self.pol))
+        self.quantize_all()
         self.run_pass("summarization", 0)
         if self.progress:
             self.progress(f"functional: summarization done ({time.perf_counter() - t0:.1f} s)")
@@ -682,12 +762,21 @@ def run_functional(
     source: str = "",
     progress: Callable[[str], None] | None = None,
     keep_outputs: bool = False,
+    scales: tuple[LayerScales, ...] | None = None,
+    fidelity: bool = True,
 ) -> FunctionalResult:
-    """:func:`build_workload`, optionally keeping every layer's attention outputs."""
-    m = trace.meta
-    b = _Builder(trace, cfg, progress, keep_outputs)
+    """:func:`build_workload`, optionally keeping every layer's attention outputs, with given
+    quantization ``scales`` (default: calibrated on the trace) and without the dense fidelity
+    reference when ``fidelity`` is false (the workload's ``fidelity`` is then empty)."""
+    b = FunctionalBuilder(trace, cfg, progress, keep_outputs, scales=scales, fidelity=fidelity)
     with single_threaded_blas():
         b.run()
+    return functional_result(b, cfg, source=source)
+
+
+def functional_result(b: FunctionalBuilder, cfg: HwConfig, *, source: str = "") -> FunctionalResult:
+    """The workload (and kept outputs) of a finished :class:`FunctionalBuilder`."""
+    m = b.m
     layers = tuple(LayerJob(**d) for d in b.layers)
     pol = b.pol
     notes = {
@@ -701,7 +790,12 @@ def run_functional(
         "progressive_summarization": pol.progressive_for("summarization"),
         "progressive_generation": pol.progressive_for("generation"),
         "quantization_scale": "per tensor: per (layer, query head) for Q, per (layer, K/V head) "
-        "for K and V, from max |x| over the trace's tokens",
+        "for K and V, "
+        + (
+            "from max |x| over the trace's tokens"
+            if b.scales is None
+            else "calibrated beforehand (values beyond the range saturate)"
+        ),
         "generation_current_token": "always kept in its own iteration",
         **b.stats,
     }

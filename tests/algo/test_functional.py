@@ -467,13 +467,13 @@ def test_token_importance_accumulates_exact_integer_codes():
     exact tie (broken by the engine's earliest-in-stream rule), never float rounding noise."""
     from pathlib import Path
 
-    from spatten_sim.algo.functional import _Builder
+    from spatten_sim.algo.functional import FunctionalBuilder
     from spatten_sim.config import load_config
     from spatten_sim.trace import load_trace
 
     root = Path(__file__).resolve().parents[2]
     trace = load_trace(root / "traces" / "minilm-sst-25.npz")
-    b = _Builder(trace, load_config("spatten"), None, False)
+    b = FunctionalBuilder(trace, load_config("spatten"), None, False)
     b.run()
     s = b.state.s_tok
     assert s.max() > 4095  # in code units (1 = 1/4095), summed over heads, queries, layers
