@@ -39,6 +39,11 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from spatten_sim.hw import numba_start
+
+numba_start.install()  # Numba's first call without SciPy's BLAS import
+
+
 __all__ = [
     "FixedPoint",
     "QuantSpec",

@@ -15,6 +15,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from spatten_sim.hw import numba_start
+
+numba_start.install()  # Numba's first call without SciPy's BLAS import
+
+
 #: streams and which head index space they use
 STREAMS = ("q", "q_lsb", "k_msb", "k_lsb", "v", "v_lsb")
 _ALIGN = 4096

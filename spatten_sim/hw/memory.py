@@ -42,6 +42,9 @@ import numpy as np
 from numba import njit
 
 from spatten_sim.errors import ConfigError
+from spatten_sim.hw import numba_start
+
+numba_start.install()  # Numba's first call without SciPy's BLAS import
 
 
 class MemoryModel(Protocol):

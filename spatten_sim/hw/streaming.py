@@ -18,7 +18,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from spatten_sim.hw import numba_start
 from spatten_sim.hw.units.base import UNBOUNDED, Stage
+
+numba_start.install()  # Numba's first call without SciPy's BLAS import
 
 
 def busy_runs(takes: np.ndarray, after: int) -> list[tuple[int, int]]:

@@ -43,7 +43,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from spatten_sim.hw import numba_start
 from spatten_sim.hw.dram import timing as T
+
+numba_start.install()  # Numba's first call without SciPy's BLAS import
+
 
 # ---- parameter vector indices -------------------------------------------------------------
 P_CHANNELS = 0

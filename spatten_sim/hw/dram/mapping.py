@@ -33,6 +33,10 @@ import numpy as np
 from numba import njit
 
 from spatten_sim.errors import ConfigError
+from spatten_sim.hw import numba_start
+
+numba_start.install()  # Numba's first call without SciPy's BLAS import
+
 
 if TYPE_CHECKING:
     from spatten_sim.hw.dram.config import DramConfig

@@ -1,0 +1,73 @@
+"""Numba's first call without importing SciPy: a start-up saving, no hardware modelled.
+
+The first call of any ``@njit`` function makes Numba register its NumPy implementations; one of
+them, ``numba.np.arraymath``, imports ``scipy.linalg.cython_blas`` only to learn whether a BLAS
+is there (its flag ``_HAVE_BLAS`` picks the BLAS or a plain loop for ``np.correlate`` and
+``np.convolve``). Importing ``scipy.linalg`` takes about 0.15-0.25 s, more than the whole
+simulation of a short trace, and no kernel of this package uses BLAS.
+
+:func:`install` puts a one-shot import hook in front of that module: while it runs, the import
+of ``scipy.linalg.cython_blas`` fails fast (nothing of SciPy's linear algebra is loaded), and
+afterwards the flag is set to what it would have been (``scipy.linalg`` can be found). The hook
+removes itself after that one import; a later ``np.dot`` in anyone's ``@njit`` code imports
+SciPy's BLAS then, as Numba always does (``ensure_blas`` at typing time). If SciPy's BLAS is
+already imported, or Numba already initialised, the hook does nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+from types import ModuleType
+
+_TARGET = "numba.np.arraymath"
+_BLAS = "scipy.linalg.cython_blas"
+
+
+class _ArraymathHook(importlib.abc.MetaPathFinder):
+    """Finds ``numba.np.arraymath`` once and runs it with SciPy's BLAS import short-cut."""
+
+    def find_spec(
+        self, fullname: str, path: object = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != _TARGET:
+            return None
+        _remove()
+        spec = importlib.util.find_spec(fullname)
+        loader = spec.loader if spec is not None else None
+        if spec is None or loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            block = _BLAS not in sys.modules
+            if block:
+                sys.modules[_BLAS] = None  # type: ignore[assignment]  # import fails at once
+            try:
+                run(module)
+            finally:
+                if block and _BLAS in sys.modules and sys.modules[_BLAS] is None:
+                    del sys.modules[_BLAS]
+            if block and hasattr(module, "_HAVE_BLAS"):
+                found = importlib.util.find_spec("scipy.linalg") is not None
+                module._HAVE_BLAS = found  # type: ignore[attr-defined]
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+_hook = _ArraymathHook()
+
+
+def _remove() -> None:
+    if _hook in sys.meta_path:
+        sys.meta_path.remove(_hook)
+
+
+def install() -> None:
+    """Put the hook in place unless Numba has already initialised (idempotent)."""
+    if _TARGET in sys.modules or _BLAS in sys.modules or _hook in sys.meta_path:
+        return
+    sys.meta_path.insert(0, _hook)
