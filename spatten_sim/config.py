@@ -345,6 +345,115 @@ class PruningSchedule(_Section):
         self._fraction("unpruned_layers_fraction", open_low=False)
 
 
+#: policy.token_pruning.kind values (docs/algorithms.md, "Token-pruning policies")
+TOKEN_PRUNING_KINDS = ("cascade", "spatten_llm", "h2o", "streaming")
+#: the kinds that keep a KV cache of a given size (start + recent + important tokens)
+KV_CACHE_KINDS = ("spatten_llm", "h2o", "streaming")
+
+
+@dataclass(frozen=True)
+class TokenPruningConfig(PruningSchedule):
+    """Token pruning: which tokens each layer keeps (docs/algorithms.md, "Token-pruning
+    policies"; the logic is :mod:`spatten_sim.algo.token_policy`).
+
+    ``kind`` ``cascade`` (default) is SpAtten's cascade schedule (``start_keep_ratio`` ..
+    ``end_keep_ratio``, both stages). The KV-cache kinds keep, in each layer after the first
+    ``unpruned_layers_fraction``, a cache of ``budget_ratio`` of the context (or
+    ``budget_tokens``): ``spatten_llm`` the first ``start_tokens``, the most recent
+    ``recent_ratio``/``recent_tokens`` and the rest by cumulative importance (all layers); ``h2o``
+    the same with a per-layer score (heavy hitters); ``streaming`` the first ``start_tokens``
+    (attention sinks) and a window of the most recent. They evict in generation (the prompt's
+    cache at the first generation iteration, i.e. after the prefill), and in summarization too
+    with ``in_summarization``. ``normalize_scores`` divides a token's accumulated score by the
+    number of (head, query) probabilities it received. The cascade's ratios are ignored by the
+    other kinds; the KV-cache keys must stay 0 for ``cascade``.
+    """
+
+    _WHERE: ClassVar[tuple[str, ...]] = ("policy.token_pruning",)
+
+    kind: str = "cascade"
+    budget_ratio: float = 0.0  #: KV-cache kinds: tokens kept / context length (0: budget_tokens)
+    budget_tokens: int = 0  #: KV-cache kinds: tokens kept (0: budget_ratio)
+    start_tokens: int = 0  #: the first tokens, always kept (attention sinks)
+    recent_ratio: float = 0.0  #: spatten_llm, h2o: recent window / context length
+    recent_tokens: int = 0  #: spatten_llm, h2o: recent window in tokens
+    normalize_scores: bool = False  #: score / number of (head, query) that saw the token
+    in_summarization: bool = False  #: KV-cache kinds: also prune the prompt pass
+
+    def _check_values(self) -> None:
+        super()._check_values()
+        k = self.kind
+        self._check(
+            k in TOKEN_PRUNING_KINDS,
+            "kind",
+            f"must be one of {', '.join(TOKEN_PRUNING_KINDS)}, got {short(k)}",
+        )
+        for key in ("budget_ratio", "recent_ratio"):
+            self._fraction(key, open_low=False)
+        for key in ("budget_tokens", "start_tokens", "recent_tokens"):
+            v = getattr(self, key)
+            self._check(v >= 0, key, f"must be a non-negative integer, got {v}")
+        sized = ("budget_ratio", "budget_tokens", "start_tokens", "recent_ratio", "recent_tokens")
+        if k == "cascade":
+            for key in sized:
+                self._check(
+                    not getattr(self, key),
+                    key,
+                    "sizes the KV cache of kinds spatten_llm, h2o and streaming; kind cascade "
+                    "uses start_keep_ratio and end_keep_ratio (leave it 0)",
+                )
+            self._check(
+                not self.in_summarization,
+                "in_summarization",
+                "kind cascade always prunes in both stages (leave it false)",
+            )
+            return
+        self._check(
+            (self.budget_ratio > 0) != (self.budget_tokens > 0),
+            "budget_ratio",
+            f"kind {k} needs the size of its cache: budget_ratio (a fraction of the context) "
+            "or budget_tokens, exactly one of them above 0",
+        )
+        self._check(
+            not (self.recent_ratio > 0 and self.recent_tokens > 0),
+            "recent_ratio",
+            "give the recent window as recent_ratio or as recent_tokens, not both",
+        )
+        if k == "streaming":
+            for key in ("recent_ratio", "recent_tokens"):
+                self._check(
+                    not getattr(self, key),
+                    key,
+                    "kind streaming's window is the budget less start_tokens (leave it 0)",
+                )
+            self._check(
+                not self.normalize_scores,
+                "normalize_scores",
+                "kind streaming keeps tokens by position: it has no scores to normalize",
+            )
+        if k == "h2o":
+            self._check(
+                not self.in_summarization,
+                "in_summarization",
+                "kind h2o's scores are per layer, and a layer has none before it has run in "
+                "the prompt pass: its prefill is dense (use spatten_llm or streaming to prune "
+                "the prompt)",
+            )
+        if self.budget_tokens:
+            fixed = self.start_tokens + self.recent_tokens
+            self._check(
+                fixed <= self.budget_tokens,
+                "budget_tokens",
+                f"{self.budget_tokens} tokens cannot hold start_tokens + recent_tokens = {fixed}",
+            )
+        elif self.recent_ratio:
+            self._check(
+                self.recent_ratio <= self.budget_ratio,
+                "recent_ratio",
+                f"{self.recent_ratio:g} is above budget_ratio {self.budget_ratio:g}",
+            )
+
+
 @dataclass(frozen=True)
 class LocalVConfig(_Section):
     """Local value pruning: per query, only the V rows of the top probabilities.
@@ -412,7 +521,7 @@ class PolicyConfig(_Section):
 
     _WHERE: ClassVar[tuple[str, ...]] = ("policy",)
 
-    token_pruning: PruningSchedule = field(default_factory=PruningSchedule)
+    token_pruning: TokenPruningConfig = field(default_factory=TokenPruningConfig)
     head_pruning: PruningSchedule = field(
         default_factory=lambda: PruningSchedule(unpruned_layers_fraction=0.3)
     )
@@ -422,6 +531,12 @@ class PolicyConfig(_Section):
     quantization: QuantizationConfig = field(default_factory=QuantizationConfig)
     progressive_quantization: ProgressiveConfig = field(default_factory=ProgressiveConfig)
     topk_seed: int = 0  #: seed of the top-k engines' pivot hash
+
+    def __post_init__(self) -> None:
+        tp = self.token_pruning
+        if type(tp) is PruningSchedule:  # a plain cascade schedule: the cascade kind
+            object.__setattr__(self, "token_pruning", TokenPruningConfig(**dataclasses.asdict(tp)))
+        super().__post_init__()
 
     def _check_values(self) -> None:
         self._check(

@@ -107,6 +107,10 @@ def test_every_integer_field_of_the_hardware_sections_is_checked(
         ),
         (
             lambda c: replace(c.policy.token_pruning, unpruned_layers_fraction=-0.1),
+            r"^policy\.token_pruning\.unpruned_layers_fraction: must be in \[0, 1\]",
+        ),
+        (
+            lambda c: replace(c.policy.head_pruning, unpruned_layers_fraction=-0.1),
             r"^policy\.token_pruning\.unpruned_layers_fraction or "
             r"policy\.head_pruning\.unpruned_layers_fraction: must be in \[0, 1\]",
         ),
@@ -121,7 +125,7 @@ def test_every_integer_field_of_the_hardware_sections_is_checked(
         (lambda c: replace(c, buffers={"word_bits": 8}), r"^buffers: expected a BuffersConfig"),
         (
             lambda c: replace(c.policy, token_pruning=c.buffers),
-            r"^policy\.token_pruning: expected a PruningSchedule",
+            r"^policy\.token_pruning: expected a TokenPruningConfig",
         ),
     ],
 )

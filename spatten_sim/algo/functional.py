@@ -64,6 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spatten_sim.algo import schedule as sched
+from spatten_sim.algo import token_policy
 from spatten_sim.algo.blas import single_threaded_blas
 from spatten_sim.algo.fidelity import (
     FidelityAccumulator,
@@ -141,7 +142,10 @@ class _Engine:
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Policy:
+    #: per layer, the keep ratio of token pruning (cascade: the schedule's; KV-cache kinds:
+    #: ``budget_ratio``, None with an absolute ``budget_tokens``); None: the layer keeps all
     tok_ratios: tuple[float | None, ...]
+    tok: token_policy.TokenPolicy  #: which tokens each layer keeps (algo/token_policy.py)
     head_ratios: tuple[float | None, ...]
     kv_group_pruning: bool
     local_v: float | None  #: keep ratio, None when off
@@ -179,10 +183,10 @@ class _Policy:
 def _policy(cfg: HwConfig, n_layers: int) -> _Policy:
     p = cfg.policy
     qz = p.quantization
+    tok = token_policy.make_policy(p.token_pruning, n_layers)
     return _Policy(
-        tok_ratios=sched.keep_ratios(p.token_pruning, n_layers)
-        if p.token_pruning.enabled
-        else (None,) * n_layers,
+        tok_ratios=tok.ratios,
+        tok=tok,
         head_ratios=sched.keep_ratios(p.head_pruning, n_layers)
         if p.head_pruning.enabled
         else (None,) * n_layers,
@@ -372,6 +376,9 @@ class _State:
     """Mutable state of one run (local to :func:`build_workload`)."""
 
     s_tok: np.ndarray  #: float64 [T] cumulative token importance, in probability codes (exact)
+    n_tok: np.ndarray  #: float64 [T] (head, query) probabilities added into s_tok per token
+    s_layer: np.ndarray  #: float64 [n_layers, T] s_tok accumulated per layer (h2o)
+    n_layer: np.ndarray  #: float64 [n_layers, T] n_tok per layer
     s_head: np.ndarray  #: float64 [H] cumulative head importance
     alive_tok: np.ndarray  #: bool [n_layers, T] survivors of each layer in the last pass
     alive_head: np.ndarray  #: bool [n_layers, H]
@@ -401,6 +408,7 @@ class FunctionalBuilder:
         self.trace = trace
         self.m = m
         self.pol = _policy(cfg, m.n_layers)
+        token_policy.check_trace(cfg.policy.token_pruning, m.generated_tokens)
         self.eng = _Engine(
             cfg.topk.comparators, cfg.topk.round_overhead_cycles, cfg.policy.topk_seed
         )
@@ -409,6 +417,9 @@ class FunctionalBuilder:
         T, H = m.tokens, m.n_heads
         self.state = _State(
             s_tok=np.zeros(T),
+            n_tok=np.zeros(T),
+            s_layer=np.zeros((m.n_layers, T)),
+            n_layer=np.zeros((m.n_layers, T)),
             s_head=np.zeros(H),
             alive_tok=np.zeros((m.n_layers, T), dtype=bool),
             alive_head=np.ones((m.n_layers, H), dtype=bool),
@@ -429,21 +440,24 @@ class FunctionalBuilder:
     def _token_decision(
         self, layer: int, cand: np.ndarray, n_ctx: int, protect: int | None
     ) -> tuple[np.ndarray, TopkCall | None]:
-        r = self.pol.tok_ratios[layer]
-        ids = np.flatnonzero(cand)
-        if r is None:
-            return cand, None
-        k = sched.keep_count(n_ctx, r)
-        if k >= ids.size:
-            return cand, None
-        vals = self.state.s_tok[ids].copy()
-        if protect is not None:
-            vals[ids == protect] = np.inf
-        kept, cycles = self.eng.one(vals, k)
-        out = np.zeros_like(cand)
-        out[ids[kept]] = True
-        self.stats["token_topk_calls"] += 1
-        return out, TopkCall(int(ids.size), int(k), cycles)
+        """The tokens ``layer`` keeps (:func:`token_policy.decide`). ``cand``: the survivors of
+        the previous layer of this pass that survived this layer in the previous pass;
+        ``protect``: the current token in generation. The KV-cache kinds decide in generation
+        on the layer's own cache instead (its survivors of the previous pass plus the current
+        token, whatever the layer before kept)."""
+        tok, st = self.pol.tok, self.state
+        if tok.kind != "cascade" and protect is not None and tok.acts(layer, True):
+            cand = st.alive_tok[layer].copy()
+            cand[protect] = True
+        scores, counts = (
+            (st.s_layer[layer], st.n_layer[layer]) if tok.scope == "layer" else (st.s_tok, st.n_tok)
+        )
+        out, call = token_policy.decide(
+            tok, self.eng.one, layer, cand, n_ctx, protect, scores, counts
+        )
+        if call is not None:
+            self.stats["token_topk_calls"] += 1
+        return out, call
 
     def _head_decision(self, layer: int, cand: np.ndarray) -> tuple[np.ndarray, TopkCall | None]:
         r = self.pol.head_ratios[layer]
@@ -583,6 +597,10 @@ class FunctionalBuilder:
                 stage, iteration, layer, kv, hs, res, query_ids, key_ids, kpq, bits, progressive
             )
         st.s_tok[key_ids] += tok_imp
+        seen = token_policy.seen_counts(kpq, nk) * float(heads_alive.sum())
+        st.n_tok[key_ids] += seen
+        st.s_layer[layer, key_ids] += tok_imp
+        st.n_layer[layer, key_ids] += seen
         self.layers.append(
             {
                 "stage": stage,
