@@ -96,8 +96,11 @@ def attention_modules(model: Any) -> list[Any]:
     base = getattr(model, "model", model)
     if hasattr(base, "layers"):  # llama, gemma3 (decoder stacks)
         return [lyr.self_attn for lyr in base.layers]
-    if hasattr(base, "encoder") and hasattr(base.encoder, "layer"):  # bert
-        return [lyr.attention.self for lyr in base.encoder.layer]
+    if hasattr(base, "encoder") and hasattr(base.encoder, "layer"):
+        first = base.encoder.layer[0].attention
+        if hasattr(first, "attn"):  # mpnet
+            return [lyr.attention.attn for lyr in base.encoder.layer]
+        return [lyr.attention.self for lyr in base.encoder.layer]  # bert
     raise ValueError(f"no attention modules found in {type(model).__name__}")
 
 
@@ -108,7 +111,9 @@ def new_trace(
     n = prompt + generated
     L, H, Hkv, d = lmodel.n_layers, lmodel.n_heads, lmodel.n_kv_heads, lmodel.head_dim
     bias = None
-    if any(w is not None for w in lmodel.windows):
+    if lmodel.arch == "mpnet":  # the relative-position bias, shared by every layer
+        bias = np.zeros((1, H, n, n), dtype=np.float32)
+    elif any(w is not None for w in lmodel.windows):
         bias = np.zeros((L, H, n, n), dtype=np.float32)
         i = np.arange(n)[:, None]
         j = np.arange(n)[None, :]
@@ -154,6 +159,25 @@ def _attention_function(
     return loop.attend(module, query, key, value), None
 
 
+def _mpnet_forward(
+    module: Any,
+    hidden_states: Any,
+    attention_mask: Any = None,
+    position_bias: Any = None,
+    output_attentions: bool = False,
+    **kwargs: Any,
+) -> tuple[Any, ...]:
+    """``MPNetSelfAttention.forward`` with the loop's attention: MPNet has no attention-function
+    interface, so the loop replaces the module's forward (projections and output kept)."""
+    shape = (*hidden_states.shape[:-1], -1, module.attention_head_size)
+    q = module.q(hidden_states).view(shape).transpose(1, 2)
+    k = module.k(hidden_states).view(shape).transpose(1, 2)
+    v = module.v(hidden_states).view(shape).transpose(1, 2)
+    c = module._spatten_loop.attend(module, q, k, v, position_bias)
+    c = c.reshape(*c.shape[:-2], module.all_head_size)
+    return (module.o(c),)
+
+
 def _register() -> None:
     from transformers import AttentionInterface
 
@@ -189,15 +213,22 @@ class ModelLoop:
         _register()
         model = self.lm.model
         old = model.config._attn_implementation
+        mpnet = self.lmodel.arch == "mpnet"
         for m in self._modules:
             m._spatten_loop = self
-        model.set_attn_implementation(ATTENTION_NAME)
+            if mpnet:
+                m.forward = _mpnet_forward.__get__(m)
+        if not mpnet:
+            model.set_attn_implementation(ATTENTION_NAME)
         try:
             yield self
         finally:
-            model.set_attn_implementation(old)
+            if not mpnet:
+                model.set_attn_implementation(old)
             for m in self._modules:
                 del m._spatten_loop
+                if mpnet:
+                    del m.forward
 
     # -- passes ----------------------------------------------------------------------------
     def start_pass(self, stage: str, iteration: int, row0: int) -> None:
@@ -216,7 +247,9 @@ class ModelLoop:
             self._layers = None
 
     # -- one attention call ----------------------------------------------------------------
-    def attend(self, module: Any, query: Any, key: Any, value: Any) -> Any:
+    def attend(self, module: Any, query: Any, key: Any, value: Any, bias: Any = None) -> Any:
+        """One layer's attention output ``[1, queries, heads, head_dim]`` (``bias``: MPNet's
+        relative-position bias ``[1, heads, queries, keys]``)."""
         import torch
 
         layer = int(module.layer_idx) if hasattr(module, "layer_idx") else self._index(module)
@@ -224,8 +257,10 @@ class ModelLoop:
         r0 = self._row0
         if self.mode != "float":
             self._write(layer, query, key, value, r0, nq, nk)
+            if bias is not None:
+                self._write_bias(layer, bias, r0, nq)
         if self.mode in ("float", "record"):
-            return self._float(layer, query, key, value, r0)
+            return self._float(layer, query, key, value, r0, bias)
         if self._layers is None or self.builder is None:
             raise RuntimeError("start_pass was not called before the forward pass")
         self.builder.quantize_rows(layer, slice(r0, r0 + nq))
@@ -257,7 +292,19 @@ class ModelLoop:
         tr.k[layer][:, r0 : r0 + nq] = key[0, :, r0:].detach().float().numpy()
         tr.v[layer][:, r0 : r0 + nq] = value[0, :, r0:].detach().float().numpy()
 
-    def _float(self, layer: int, query: Any, key: Any, value: Any, r0: int) -> Any:
+    def _write_bias(self, layer: int, bias: Any, r0: int, nq: int) -> None:
+        """MPNet's bias is the same for every layer: stored once (checked on later layers)."""
+        tr = self.trace
+        assert tr is not None and tr.bias is not None
+        b = bias[0].detach().float().numpy()
+        if layer == 0:
+            tr.bias[0][:, r0 : r0 + nq] = b
+        elif not np.array_equal(tr.bias[0][:, r0 : r0 + nq], b):
+            raise RuntimeError(f"layer {layer} received a different position bias than layer 0")
+
+    def _float(
+        self, layer: int, query: Any, key: Any, value: Any, r0: int, bias: Any = None
+    ) -> Any:
         """Dense float32 attention, as transformers' eager attention computes it."""
         import torch
 
@@ -265,6 +312,8 @@ class ModelLoop:
         k = key.repeat_interleave(g, dim=1) if g > 1 else key
         v = value.repeat_interleave(g, dim=1) if g > 1 else value
         s = torch.matmul(query, k.transpose(2, 3)) * self.lmodel.softmax_scale
+        if bias is not None:
+            s = s + bias
         nq, nk = s.shape[-2], s.shape[-1]
         i = torch.arange(r0, r0 + nq)[:, None]
         j = torch.arange(nk)[None, :]
