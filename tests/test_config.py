@@ -26,9 +26,10 @@ PRESETS = [
     "ablation/4_parallel_topk",
     "ablation/5_progressive_quant",
 ]
+LLM_PRESETS = ["spatten_llm", "h2o", "streaming"]
 
 
-@pytest.mark.parametrize("name", PRESETS)
+@pytest.mark.parametrize("name", PRESETS + LLM_PRESETS)
 def test_every_preset_loads_and_round_trips(name, tmp_path):
     cfg = load_config(name)
     assert isinstance(cfg, HwConfig)
