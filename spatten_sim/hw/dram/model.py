@@ -144,6 +144,7 @@ class DramMemory:
         self._frontend: FrontendLimits | None = None  #: the one whose fields are in _params
         self._frontends: dict[Any, FrontendLimits] = {}  #: per crossbar limits given to access
         self._no_writes = np.zeros(8192, dtype=np.int64)
+        self._fused: tuple[Any, ...] | None = None  #: :meth:`fused_state`, made on first use
 
     # ------------------------------------------------------------------ core interface
     def access(
@@ -263,6 +264,51 @@ class DramMemory:
         self.batches += 1
         self._last_cycle = max(self._last_cycle, int(last))
         return BatchTimes(arrival=arrival, push=push, accept=accept, issue=issue, done=done)
+
+    # ------------------------------------------------------------------ fused fetch path
+    def fused_state(self, crossbar: Any) -> tuple[Any, ...] | None:
+        """What a fused Numba caller (``hw/units/fetcher.py: fetch_batch``) needs to run a batch
+        through this model exactly as :meth:`access` with ``crossbar`` would: the mapper tables,
+        the parameter vector (frontend fields set for ``crossbar``), the timing vector and the
+        state arrays. None when the batch must take :meth:`access` (the reference kernel, a
+        recorder, a memory clock other than the accelerator's).
+
+        After the call the caller reports it with :meth:`fused_done`."""
+        if self.kernel != "fast" or self.recorder is not None or self.clock_ratio != 1.0:
+            return None
+        fe = self._frontends.get(crossbar)
+        if fe is None:
+            return None  # first batch with these limits: :meth:`access` makes the frontend
+        if fe is not self._frontend:
+            p = self._params
+            p[K.P_IN_ORDER] = 1 if fe.in_order else 0
+            p[K.P_FIFO_DEPTH] = fe.fifo_depth
+            p[K.P_PER_CH_CYCLE] = fe.per_channel_per_cycle
+            p[K.P_ISSUE_CYCLE] = fe.issue_per_cycle
+            p[K.P_MAX_OUT] = fe.max_outstanding
+            self._frontend = fe
+        st = self._fused
+        if st is None:
+            mp = self.mapper
+            st = self._fused = (
+                mp.table, mp.table_sizes, mp.xor, self.cfg.request_bytes, self.cfg.channels,
+                self._start, self._params, self._timing, self._bank, self._group, self._rank,
+                self._faw, self._pc, self._chan, self._counters, self._inflight,
+                self._inflight_n, self._front, self._hist, self._log, self._log_n,
+            )  # fmt: skip
+        return st
+
+    def no_writes(self, n: int) -> np.ndarray:
+        """An all-reads ``is_write`` vector of at least ``n`` entries (read-only, shared)."""
+        if self._no_writes.shape[0] < n:
+            self._no_writes = np.zeros(max(n, 2 * self._no_writes.shape[0]), dtype=np.int64)
+        return self._no_writes
+
+    def fused_done(self, last_tick: int, cpu_seconds: float) -> None:
+        """Book a batch run by a fused caller (as :meth:`run_batch` does after the kernel)."""
+        self.kernel_cpu_seconds += cpu_seconds
+        self.batches += 1
+        self._last_cycle = max(self._last_cycle, int(last_tick))
 
     # ------------------------------------------------------------------ statistics
     def command_log(self) -> np.ndarray:

@@ -20,12 +20,15 @@ Actions: ``requests``, address FIFO accesses (push + pop), data FIFO accesses (p
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
 from spatten_sim.config import HwConfig
+from spatten_sim.hw.dram.controller import prepare_batch, simulate
+from spatten_sim.hw.dram.mapping import decode_into
 from spatten_sim.hw.layout import AddressLayout, batch_transactions
 from spatten_sim.hw.memory import MemoryModel
 from spatten_sim.hw.units.base import ceil_div
@@ -68,6 +71,12 @@ class Fetcher:
         self.bytes_by_stream: dict[str, int] = dict.fromkeys(
             ("q", "q_lsb", "k_msb", "k_lsb", "v", "v_lsb"), 0
         )
+        # the fused path (fast mode, HBM2 behind the crossbar): one Numba call per batch makes
+        # the addresses, runs the controller kernel and the row-ready cycles
+        inner = getattr(memory, "inner", None)
+        self._dram = inner if self.fast and hasattr(inner, "fused_state") else None
+        self._xbar = getattr(memory, "limits", None)
+        self._res = np.zeros(4, np.int64)
 
     def submit(self, now: int, parts: list[Part], actions=None) -> FetchResult:
         """Submit a batch at cycle ``now``; returns its rows' ready cycles (final: the memory
@@ -121,6 +130,11 @@ class Fetcher:
         )
         addrs = np.empty(bound, np.int64)
         tx_off = np.empty(n_parts + 1, np.int64)
+        dram = self._dram
+        st = dram.fused_state(self._xbar) if dram is not None else None
+        if st is not None:
+            return self._submit_fused(now, parts, bases, row_bits, rows_all, row_off, bound,
+                                      addrs, tx_off, st, actions)  # fmt: skip
         n = batch_transactions(bases, row_bits, rows_all, row_off, self.tx, addrs, tx_off)
         if n < 0:
             return None
@@ -136,6 +150,44 @@ class Fetcher:
             self.bytes_by_stream[part[0]] += int(tx_off[p + 1] - tx_off[p]) * self.tx
         self._account(n, issue, actions)
         ready = tuple(out[row_off[p] : row_off[p + 1]] for p in range(n_parts))
+        return FetchResult(start, issue, n, ready)
+
+    def _submit_fused(
+        self, now, parts, bases, row_bits, rows_all, row_off, bound, addrs, tx_off, st, actions
+    ) -> FetchResult | None:
+        """:meth:`_submit_fast` with the addresses, the memory model and the row-ready cycles in
+        one Numba call (:func:`fetch_batch`): the same computation, without the Python and
+        dispatch overhead of five calls per batch."""
+        dram = self._dram
+        assert dram is not None
+        out = np.empty(rows_all.size, np.int64)
+        res = self._res
+        wr = dram.no_writes(bound)
+        c0 = time.process_time()
+        fetch_batch(bases, row_bits, rows_all, row_off, self.tx, now, self.free_at,
+                    self.per_cycle, self.conv_latency, addrs, tx_off, out, wr, res, *st)  # fmt: skip
+        cpu = time.process_time() - c0
+        n = int(res[0])
+        if n < 0:
+            if n <= -1000:  # the checks of DramMemory.run_batch
+                if n == -1001:
+                    raise ValueError(
+                        f"addresses must be non-negative and aligned to {dram.cfg.request_bytes} B"
+                    )
+                raise ValueError(
+                    "arrival cycles must be non-negative and non-decreasing in a batch"
+                )  # pragma: no cover
+            return None  # rows out of order: the reference path sorts them
+        if n == 0:
+            ready = tuple(np.full(p[3].size, now, np.int64) for p in parts)
+            return FetchResult(now, 0, 0, ready)
+        start, issue = int(res[1]), int(res[2])
+        self.free_at = start + issue
+        dram.fused_done(int(res[3]), cpu)
+        for p, part in enumerate(parts):
+            self.bytes_by_stream[part[0]] += int(tx_off[p + 1] - tx_off[p]) * self.tx
+        self._account(n, issue, actions)
+        ready = tuple(out[row_off[p] : row_off[p + 1]] for p in range(len(parts)))
         return FetchResult(start, issue, n, ready)
 
     def _submit_reference(self, now: int, parts: list[Part], actions) -> FetchResult:
@@ -204,3 +256,54 @@ def rows_ready(bases, row_bits, rows, row_off, tx, addrs, tx_off, done, conv, fr
                     m = done[kk]
             out[j] = m + conv
     return 0
+
+
+@njit(cache=True)
+def fetch_batch(
+    bases, row_bits, rows, row_off, tx, now, free_at, per_cycle, conv, addrs, tx_off, out, wr,
+    res, table, table_sizes, xor, request_bytes, n_channels, ch_start, params, tm, bank_st,
+    grp_st, rank_st, faw, pc_st, ch_st, counters, inflight, inflight_n, front, hist, log, log_n,
+):  # fmt: skip
+    """One batch of the fetcher through the HBM2 model, in one call: what
+    :meth:`Fetcher._submit_fast` does with :func:`batch_transactions`, the address generator's
+    issue cycles, ``DramMemory.access`` (decode, per-channel grouping, the controller kernel;
+    memory clock = accelerator clock, all reads) and :func:`rows_ready`, the same steps in the
+    same order.
+
+    ``res`` gets [transactions (or the -1 - part code of :func:`batch_transactions`, or -1000 -
+    the error of ``prepare_batch``), start cycle, issue cycles, the kernel's last tick]; ``out``
+    the rows' ready cycles. Nothing is changed when the batch has no transaction or fails.
+    """
+    n = batch_transactions(bases, row_bits, rows, row_off, tx, addrs, tx_off)
+    res[0] = n
+    if n <= 0:
+        return
+    start = max(now, free_at)
+    issue = (n + per_cycle - 1) // per_cycle
+    a = addrs[:n]
+    buf = np.empty((9, n), np.int64)
+    arrival = buf[0]
+    for k in range(n):
+        arrival[k] = start + k // per_cycle
+    ch = buf[1]
+    bank = buf[2]
+    row = buf[3]
+    order = buf[4]
+    push = buf[5]
+    accept = buf[6]
+    issue_c = buf[7]
+    done = buf[8]
+    decode_into(a, table, table_sizes, xor, ch, bank, row)
+    err = prepare_batch(a, arrival, request_bytes, n_channels, ch, order, ch_start)
+    if err != 0:
+        res[0] = -1000 - err
+        return
+    last = simulate(
+        ch, bank, row, wr[:n], arrival, order, ch_start, push, accept, issue_c, done, params, tm,
+        bank_st, grp_st, rank_st, faw, pc_st, ch_st, counters, inflight, inflight_n, front, hist,
+        log, log_n,
+    )  # fmt: skip
+    rows_ready(bases, row_bits, rows, row_off, tx, a, tx_off, done, conv, start + issue, out)
+    res[1] = start
+    res[2] = issue
+    res[3] = last
