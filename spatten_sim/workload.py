@@ -256,3 +256,30 @@ def cut_workload(
         fidelity=None,
         notes={**wl.notes, "cut": cut},
     )
+
+
+def first_difference(a: Workload, b: Workload) -> str | None:
+    """Where two workloads' decisions first differ (every field of every layer job and head job,
+    arrays element for element), or None when they are identical. Fidelity and notes, which
+    record how the decisions were checked rather than the decisions, are not compared."""
+    import dataclasses
+
+    if len(a.layers) != len(b.layers):
+        return f"{len(a.layers)} layer jobs against {len(b.layers)}"
+    for la, lb in zip(a.layers, b.layers, strict=True):
+        where = f"{la.stage} {la.iteration} layer {la.layer}"
+        for f in dataclasses.fields(la):
+            va, vb = getattr(la, f.name), getattr(lb, f.name)
+            if f.name != "heads":
+                if va != vb:
+                    return f"{where}: {f.name} {va!r} != {vb!r}"
+                continue
+            if len(va) != len(vb):
+                return f"{where}: {len(va)} head jobs against {len(vb)}"
+            for ha, hb in zip(va, vb, strict=True):
+                for g in dataclasses.fields(ha):
+                    xa, xb = getattr(ha, g.name), getattr(hb, g.name)
+                    same = np.array_equal(xa, xb) if isinstance(xa, np.ndarray) else xa == xb
+                    if not same:
+                        return f"{where} head {ha.head}: {g.name} differs"
+    return None

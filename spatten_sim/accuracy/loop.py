@@ -202,6 +202,8 @@ class ModelLoop:
         self._stage = "summarization"
         self._iteration = 0
         self._row0 = 0  #: trace row of the pass's first query
+        #: when a dict: every attention output handed to the model, by (stage, iteration, layer)
+        self.capture: dict[tuple[str, int, int], np.ndarray] | None = None
         self._modules = attention_modules(lm.model)
         for i, m in enumerate(self._modules):
             if getattr(m, "layer_idx", i) != i:
@@ -272,6 +274,8 @@ class ModelLoop:
         qids, out = outputs.pop((self._stage, self._iteration, layer))
         res = np.zeros((1, nq, self.lmodel.n_heads, self.lmodel.head_dim), dtype=np.float32)
         res[0, qids - r0] = np.transpose(out, (1, 0, 2))
+        if self.capture is not None:
+            self.capture[(self._stage, self._iteration, layer)] = res.copy()
         return torch.from_numpy(res)
 
     def _index(self, module: Any) -> int:

@@ -294,6 +294,8 @@ class EncoderRun:
     labels: np.ndarray  #: +1 / -1
     tokens: np.ndarray  #: tokens of each sentence
     workloads: tuple[FunctionalResult, ...]  #: one per sentence
+    traces: tuple[Trace, ...]  #: per sentence, the Q/K/V the loop computed with
+    scales: tuple[tuple[LayerScales, ...], ...]  #: per sentence, the calibrated scales
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -363,6 +365,8 @@ def run_encoder(
     data = labelled_sentences(cache, req.sample, req.sentences)
     name = lm.spec.name
     dense, pruned, early, ntok, results = [], [], [], [], []
+    traces: list[Trace] = []
+    all_scales: list[tuple[LayerScales, ...]] = []
     seconds = {"dense": 0.0, "calibrate": 0.0, "loop": 0.0}
     for i, text in enumerate(data.sentences):
         enc = lm.tokenizer(text, truncation=True, max_length=req.max_sentence_tokens)
@@ -402,6 +406,8 @@ def run_encoder(
         pruned.append(surv_emb)
         early.append(exit_emb)
         results.append(fr)
+        traces.append(trace)
+        all_scales.append(scales)
         ntok.append(n)
         t3 = time.perf_counter()
         seconds["dense"] += t1 - t0
@@ -419,5 +425,7 @@ def run_encoder(
         labels=np.array(data.labels),
         tokens=np.array(ntok),
         workloads=tuple(results),
+        traces=tuple(traces),
+        scales=tuple(all_scales),
         seconds=seconds,
     )

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "run": "run",
     "trace": "trace",
     "trace-info": "trace_info",
+    "accuracy": "accuracy",
     "dram-bench": "dram_bench",
     "validate": "validate",
     "sweep": "sweep",
