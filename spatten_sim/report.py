@@ -190,8 +190,8 @@ class Report:
             ),
             ("tokens kept (mean over layers)", f"{pr['tokens_kept_fraction']:.3f}"),
             ("heads kept (mean over layers)", f"{pr['heads_kept_fraction']:.3f}"),
-            ("V rows kept per query", f"{pr['v_kept_fraction']:.3f}"),
-            ("queries re-fetching LSBs", f"{pr['lsb_refetch_fraction'] * 100:.2f} %"),
+            ("V rows kept per query", _by_stage(pr, "v_kept_fraction", 1, ".3f")),
+            ("queries re-fetching LSBs", _by_stage(pr, "lsb_refetch_fraction", 100, ".2f", " %")),
         ]
         fid = d.get("fidelity")
         if fid:
@@ -221,6 +221,17 @@ class Report:
         return "\n".join(f"{k:<{w}}  {v}" if k or v else "" for k, v in rows)
 
 
+def _by_stage(pr: Mapping[str, Any], key: str, scale: float, fmt: str, unit: str = "") -> str:
+    """``pruning.<key>`` over all queries, then per stage where the stage ran (the summary's
+    "V rows kept" and "LSB re-fetch" lines)."""
+    out = f"{pr[key] * scale:{fmt}}{unit} overall"
+    for stage in ("summarization", "generation"):
+        v = (pr.get(stage) or {}).get(key)
+        if v is not None:
+            out += f", {stage} {v * scale:{fmt}}{unit}"
+    return out
+
+
 def _fidelity_summary(fid: dict | None) -> dict | None:
     if not fid:
         return None
@@ -230,6 +241,22 @@ def _fidelity_summary(fid: dict | None) -> dict | None:
     out.setdefault("output_rel_error_mean", float(sum(errs) / len(errs)) if errs else 0.0)
     out.setdefault("output_rel_error_max", float(max(errs)) if errs else 0.0)
     return out
+
+
+def _stage_pruning(workload: Workload, timing: TimingResult, stage: str) -> dict[str, Any]:
+    """Local-V pruning and LSB re-fetches over the queries of one stage (``null`` fractions when
+    the stage has no query: an encoder's generation)."""
+    recs = [r for r in timing.layers if r.stage == stage]
+    n_q = sum(r.queries for r in recs)
+    n_requant = sum(r.requant_queries for r in recs)
+    jobs = [h for h in workload.head_jobs() if h.stage == stage]
+    v_kept = sum(int(h.v_kept.sum()) for h in jobs)
+    v_vis = sum(int(h.keys_per_query.sum()) for h in jobs)
+    return {
+        "v_kept_fraction": v_kept / v_vis if v_vis else None,
+        "lsb_refetch_fraction": n_requant / n_q if n_q else None,
+        "queries": int(n_q),
+    }
 
 
 def build_report(
@@ -286,6 +313,7 @@ def build_report(
     n_requant = sum(r.requant_queries for r in timing.layers)
     v_kept = sum(int(h.v_kept.sum()) for h in workload.head_jobs())
     v_vis = sum(int(h.keys_per_query.sum()) for h in workload.head_jobs())
+    by_stage = {s: _stage_pruning(workload, timing, s) for s in ("summarization", "generation")}
     timing_wall = wall.get("timing", 0.0)
     total_wall = sum(wall.values())
     data: dict[str, Any] = {
@@ -352,6 +380,7 @@ def build_report(
             "lsb_refetch_fraction": n_requant / n_q if n_q else 0.0,
             "queries": int(n_q),
             "heads_split": int(timing.heads_split),
+            **by_stage,
         },
         "fidelity": _fidelity_summary(workload.fidelity),
         "sim": {

@@ -170,9 +170,17 @@ def summary_tables(run: pdata.Run) -> tuple[Table, ...]:
         ("energy efficiency, dense-equivalent", f"{th['gops_per_joule_effective']:,.1f}", "GOP/J"),
         ("tokens kept (mean over layer jobs)", f"{pr['tokens_kept_fraction'] * 100:.1f}", "%"),
         ("heads kept (mean over layer jobs)", f"{pr['heads_kept_fraction'] * 100:.1f}", "%"),
-        ("V rows kept per query", f"{pr['v_kept_fraction'] * 100:.1f}", "%"),
-        ("queries re-fetching LSBs", f"{pr['lsb_refetch_fraction'] * 100:.2f}", "%"),
+        ("V rows kept per query, all queries", f"{pr['v_kept_fraction'] * 100:.1f}", "%"),
+        ("queries re-fetching LSBs, all queries", f"{pr['lsb_refetch_fraction'] * 100:.2f}", "%"),
     ]
+    for stage in ("summarization", "generation"):  # per stage, where the stage ran
+        st = pr.get(stage) or {}
+        if st.get("v_kept_fraction") is not None:
+            res.append((f"  V rows kept, {stage}", f"{st['v_kept_fraction'] * 100:.1f}", "%"))
+        if st.get("lsb_refetch_fraction") is not None:
+            res.append(
+                (f"  LSB re-fetches, {stage}", f"{st['lsb_refetch_fraction'] * 100:.2f}", "%")
+            )
     fid = d.get("fidelity")
     if fid:
         res.append(("fidelity error, mean", f"{fid['output_rel_error_mean']:.4f}", "relative"))

@@ -273,8 +273,22 @@ LABELS: dict[str, Quantity] = {
     "throughput.gops_per_joule_effective": Quantity("energy efficiency", "GOP/J"),
     "pruning.tokens_kept_fraction": Quantity("tokens kept", "% of layer jobs' tokens", 100),
     "pruning.heads_kept_fraction": Quantity("heads kept", "% of layer jobs' heads", 100),
-    "pruning.v_kept_fraction": Quantity("V rows kept (local-V pruning)", "%", 100),
-    "pruning.lsb_refetch_fraction": Quantity("queries re-fetching LSBs", "%", 100),
+    "pruning.v_kept_fraction": Quantity("V rows kept (local-V pruning), all queries", "%", 100),
+    "pruning.lsb_refetch_fraction": Quantity("queries re-fetching LSBs, all queries", "%", 100),
+    "pruning.summarization.v_kept_fraction": Quantity(
+        "V rows kept (local-V pruning), summarization", "%", 100
+    ),
+    "pruning.summarization.lsb_refetch_fraction": Quantity(
+        "queries re-fetching LSBs, summarization", "%", 100
+    ),
+    "pruning.summarization.queries": Quantity("query jobs, summarization", integer=True),
+    "pruning.generation.v_kept_fraction": Quantity(
+        "V rows kept (local-V pruning), generation", "%", 100
+    ),
+    "pruning.generation.lsb_refetch_fraction": Quantity(
+        "queries re-fetching LSBs, generation", "%", 100
+    ),
+    "pruning.generation.queries": Quantity("query jobs, generation", integer=True),
     "pruning.queries": Quantity("query jobs", integer=True),
     "pruning.heads_split": Quantity("heads streamed per query (K/V too large)", integer=True),
     "fidelity.output_rel_error_mean": Quantity(

@@ -437,12 +437,16 @@ def dram_factor(ctx: Context, factor: str, which: str = "all") -> Measured:
 
 def lsb_refetch_fraction(ctx: Context) -> Measured:
     path, note = _decoder(ctx)
-    st = generation_stats(ctx.simulate("spatten", path, generation_only=True))
-    if not st["queries"]:
+    rep = ctx.simulate("spatten", path, generation_only=True)
+    frac, n_q = (
+        rep.get("pruning.generation.lsb_refetch_fraction"),
+        rep.get("pruning.generation.queries"),
+    )
+    if frac is None:
         return Measured(None, "no generation query")
     return Measured(
-        100.0 * st["requant"] / st["queries"],
-        f"generation queries of spatten.yaml ({st['requant']:.0f} of {st['queries']:.0f}); {note}",
+        100.0 * frac,
+        f"generation queries of spatten.yaml ({frac * n_q:.0f} of {n_q}); {note}",
     )
 
 
