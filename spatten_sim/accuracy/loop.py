@@ -77,7 +77,11 @@ def loop_model(lm: Any) -> LoopModel:
         scale = head_dim**-0.5
     types = getattr(c, "layer_types", None) or ["full_attention"] * c.num_hidden_layers
     window = getattr(c, "sliding_window", None)
-    windows = tuple(int(window) if t == "sliding_attention" else None for t in types)
+    if window is None and "sliding_attention" in types:
+        raise RuntimeError("the model has sliding-window layers but no sliding_window size")
+    windows = tuple(
+        int(window) if t == "sliding_attention" and window is not None else None for t in types
+    )
     return LoopModel(
         key=lm.spec.key,
         arch=lm.spec.arch,
