@@ -18,7 +18,7 @@ wall clock, so the same request gives a bit-identical file.
 from __future__ import annotations
 
 import hashlib
-import math
+import inspect
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +28,10 @@ import numpy as np
 
 from spatten_sim.errors import SpattenError
 from spatten_sim.extract.hooks import Recorder
-from spatten_sim.extract.models import MODELS, LoadedModel, load_model
+from spatten_sim.extract.models import MODELS, LoadedModel, ModelFacts, load_model
 from spatten_sim.extract.progress import Progress
 from spatten_sim.extract.text import TextSource, load_source
-from spatten_sim.trace import Trace, TraceMeta, validate_trace
+from spatten_sim.trace import DEFAULT_MAX_ELEMENTS, Trace, TraceMeta, validate_trace
 
 
 @dataclass(frozen=True)
@@ -119,38 +119,26 @@ def _generate(lm: LoadedModel, ids: list[int], steps: int, show: bool) -> list[i
     out_ids: list[int] = []
     if steps == 0:
         return out_ids
+    # transformers 5.x renames past_key_values to cache (the old name warns until 5.40)
+    new_name = "cache" in inspect.signature(lm.model.forward).parameters
+    cache_arg = "cache" if new_name else "past_key_values"
+    # logits of the last position only, as transformers' generate does (Gemma's vocabulary has
+    # 262k entries: the logits of a 1k-token prompt would take 1 GB)
     with torch.inference_mode(), Progress(steps, "generate", enabled=show) as bar:
-        out = lm.model(input_ids=torch.tensor([ids]), use_cache=True)
+        out = lm.model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
         for step in range(steps):
             nxt = int(out.logits[0, -1].argmax())
             out_ids.append(nxt)
             bar.update()
             if step + 1 < steps:
+                kv = out.cache if new_name else out.past_key_values
                 out = lm.model(
                     input_ids=torch.tensor([[nxt]]),
-                    past_key_values=out.past_key_values,
                     use_cache=True,
+                    logits_to_keep=1,
+                    **{cache_arg: kv},
                 )
     return out_ids
-
-
-def _shape(lm: LoadedModel) -> tuple[int, int, int, int]:
-    c = lm.model.config
-    n_heads = c.num_attention_heads
-    head_dim = getattr(c, "head_dim", None) or c.hidden_size // n_heads
-    n_kv = getattr(c, "num_key_value_heads", None) or n_heads
-    return c.num_hidden_layers, n_heads, n_kv, head_dim
-
-
-def _softmax_scale(lm: LoadedModel, head_dim: int) -> float:
-    """The factor the model's attention multiplies Q K^T by (read from the model's modules)."""
-    arch = lm.spec.arch
-    if arch == "bert":
-        return float(lm.model.encoder.layer[0].attention.self.scaling)
-    if arch == "llama":
-        return float(lm.model.model.layers[0].self_attn.scaling)
-    # MPNetSelfAttention divides the scores by sqrt(attention_head_size)
-    return 1.0 / math.sqrt(lm.model.encoder.layer[0].attention.attn.attention_head_size)
 
 
 def _forward(
@@ -158,7 +146,7 @@ def _forward(
 ) -> tuple[list[Any], tuple[np.ndarray, ...] | None]:
     import torch
 
-    base = lm.model.model if lm.spec.arch == "llama" else lm.model
+    base = lm.model.model if lm.spec.causal else lm.model
     with Progress(n_layers, "forward", enabled=show) as bar:
         rec = Recorder(base, lm.spec.arch, head_dim, on_layer=lambda _i: bar.update())
         with torch.inference_mode(), rec:
@@ -181,6 +169,59 @@ def _bias(layers: list[Any]) -> np.ndarray | None:
     return np.stack(biases)
 
 
+#: the additive bias outside a sliding window: the lowest float16, finite because a trace holds no
+#: infinities; every row keeps its own token, so exp(-65504 - max) is exactly 0 in float32
+WINDOW_BIAS = float(np.finfo(np.float16).min)
+
+
+def _window_bias(
+    layers: list[Any], facts: ModelFacts, n_tokens: int, dtype: Any
+) -> tuple[np.ndarray | None, str, str]:
+    """The sliding windows the decoder layers' masks held, as a trace bias ``[L, H, T, T]``.
+
+    Returns ``(bias or None, meta.bias, attention_bias_source)``. The masks the layers received are
+    checked against ``facts.windows``. No bias is needed when no query has a key outside its window
+    (``T <= window``); it is omitted (and ``meta.bias`` says so) when it would hold more elements
+    than a trace may (:data:`spatten_sim.trace.DEFAULT_MAX_ELEMENTS`).
+    """
+    idx = np.arange(n_tokens)
+    starts = []
+    for layer, rec in enumerate(layers):
+        w = facts.windows[layer]
+        want = np.zeros(n_tokens, np.int64) if w is None else np.maximum(0, idx - w + 1)
+        got = rec.window_start if rec.window_start is not None else np.zeros(n_tokens, np.int64)
+        if not np.array_equal(got, want):
+            raise RuntimeError(
+                f"layer {layer}: the model's attention mask is not the expected "
+                f"{'causal' if w is None else f'{w}-token sliding window'} mask"
+            )
+        starts.append(got)
+    windowed = [layer for layer, st in enumerate(starts) if st.any()]
+    if not windowed:
+        return None, "none", ""
+    w = max(facts.windows[layer] or 0 for layer in windowed)
+    if any(facts.windows[layer] != w for layer in windowed):  # pragma: no cover - not Gemma 3
+        raise RuntimeError("the sliding-window layers use different windows")
+    what = (
+        f"sliding window of {w} tokens in layers {', '.join(map(str, windowed))}: "
+        f"query i sees keys i-{w - 1} .. i"
+    )
+    shape = (facts.n_layers, facts.n_heads, n_tokens, n_tokens)
+    size = int(np.prod(shape))
+    if size > DEFAULT_MAX_ELEMENTS:
+        note = (
+            f"omitted: {what} (the model's local layers see only the last {w} tokens, the trace's "
+            f"probabilities see every earlier token); the bias {list(shape)} would have {size} "
+            f"elements, more than a trace holds ({DEFAULT_MAX_ELEMENTS})"
+        )
+        return None, note, what
+    bias = np.zeros(shape, dtype=dtype)
+    outside = idx[:, None] > idx[None, :] + w - 1  # j < i - w + 1
+    for layer in windowed:
+        bias[layer, :, outside] = WINDOW_BIAS
+    return bias, "stored", f"{what}; bias {WINDOW_BIAS:g} outside the window, 0 elsewhere"
+
+
 def extract(req: ExtractRequest, cache: Path, *, progress: bool = True) -> Extraction:
     """Run ``req`` and return the trace (see the module docstring for the steps)."""
     _check_request(req)
@@ -199,7 +240,13 @@ def extract(req: ExtractRequest, cache: Path, *, progress: bool = True) -> Extra
     generated = _generate(lm, ids, req.generate, progress)
     seconds["generate"] = time.perf_counter() - t0
     all_ids = ids + generated
-    n_layers, n_heads, n_kv, head_dim = _shape(lm)
+    facts = lm.facts
+    n_layers, n_heads, n_kv, head_dim = (
+        facts.n_layers,
+        facts.n_heads,
+        facts.n_kv_heads,
+        facts.head_dim,
+    )
     t0 = time.perf_counter()
     layers, ref = _forward(lm, all_ids, head_dim, n_layers, req.reference, progress)
     seconds["forward"] = time.perf_counter() - t0
@@ -211,12 +258,20 @@ def extract(req: ExtractRequest, cache: Path, *, progress: bool = True) -> Extra
         "v": np.stack([r.v for r in layers]),
     }
     bias = _bias(layers)
+    bias_meta = "stored" if bias is not None else "none"
+    bias_source = (
+        "MPNet relative-position bias (32 buckets, max distance 128), shared by all layers"
+        if spec.arch == "mpnet"
+        else ""
+    )
+    if spec.causal:
+        bias, bias_meta, bias_source = _window_bias(layers, facts, len(all_ids), dtype)
     if bias is not None:
         arrays["bias"] = bias
     for name, a in arrays.items():
         if dtype == np.float16 and np.abs(a).max() > np.finfo(np.float16).max:
             raise SpattenError(f"'{name}' exceeds the float16 range; use --dtype float32")
-        arrays[name] = a.astype(dtype)
+        arrays[name] = a.astype(dtype, copy=False)
 
     extra: dict[str, Any] = {
         "command": req.command,
@@ -225,13 +280,12 @@ def extract(req: ExtractRequest, cache: Path, *, progress: bool = True) -> Extra
         "text_preview": lm.tokenizer.decode(ids[: min(len(ids), 64)], skip_special_tokens=True),
         "transformers_version": lm.transformers_version,
         "torch_version": lm.torch_version,
-        "qk_after_rope": spec.arch == "llama",
-        "attention_bias_source": (
-            "MPNet relative-position bias (32 buckets, max distance 128), shared by all layers"
-            if spec.arch == "mpnet"
-            else ""
-        ),
+        "qk_after_rope": spec.causal,
+        "attention_bias_source": bias_source,
     }
+    if spec.arch == "gemma3":
+        extra["qk_after_norm"] = True
+        extra["sliding_window"] = list(facts.windows)
     if generated:
         extra["generated_text"] = lm.tokenizer.decode(generated)
         extra["qkv_from"] = (
@@ -248,7 +302,7 @@ def extract(req: ExtractRequest, cache: Path, *, progress: bool = True) -> Extra
         head_dim=head_dim,
         tokens=len(all_ids),
         causal=spec.causal,
-        softmax_scale=_softmax_scale(lm, head_dim),
+        softmax_scale=facts.softmax_scale,
         prompt_tokens=len(ids),
         generated_tokens=len(generated),
         synthetic=False,
@@ -256,7 +310,7 @@ def extract(req: ExtractRequest, cache: Path, *, progress: bool = True) -> Extra
         model_package_version=lm.package_version,
         text_source=source.description,
         sample=req.sample,
-        bias="stored" if bias is not None else "none",
+        bias=bias_meta,
         tool_version=__version__,
         extra=extra,
     )
