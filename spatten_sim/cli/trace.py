@@ -13,9 +13,10 @@ HELP = "extract an attention trace (Q/K/V per layer) from a real model on real t
 
 DESCRIPTION = """\
 Run a real pretrained model (CPU, offline) on real text and write a v1 trace (docs/trace-format.md):
-per layer Q, K, V (Q/K after rotary embeddings), MPNet's relative-position bias, the token ids and
-the metadata. Decoders first generate --generate tokens greedily after a --tokens-token prompt; the
-trace then holds the prompt (summarization) and every generated token (generation iterations).
+per layer Q, K, V (Q/K after rotary embeddings), MPNet's relative-position bias or Gemma 3's
+sliding window (as a bias), the token ids and the metadata. Decoders first generate --generate
+tokens greedily after a --tokens-token prompt; the trace then holds the prompt (summarization) and
+every generated token (generation iterations).
 
 Needs the [trace] extra: `bash .ci/install-trace-extra.sh` (torch 2.13.0 CPU, transformers, and the
 model packages installed with --no-deps). Corpora and de-quantized weights are cached in
@@ -25,6 +26,8 @@ models:
   minilm   all-MiniLM-L6-v2 (BERT encoder, 6 layers x 12 heads, head size 32)
   mpnet    all-mpnet-base-v2 (MPNet encoder, 12 x 12, head size 64, relative-position bias)
   smollm2  SmolLM2-135M-Instruct (Llama decoder, 30 layers, 9 query / 3 K/V heads, RoPE)
+  gemma3   Gemma 3 270M (Gemma 3 decoder, 18 layers, 4 query / 1 K/V head, head size 256,
+           RoPE, 512-token sliding window in 15 layers; Gemma terms of use)
 texts:
   sst      Rotten Tomatoes snippets (SST's source), one sentence per sample
   wiki     English Wikipedia paragraphs (gensim test data)
@@ -41,7 +44,10 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--model", required=True, choices=["minilm", "mpnet", "smollm2"], help="model to run"
+        "--model",
+        required=True,
+        choices=["minilm", "mpnet", "smollm2", "gemma3"],
+        help="model to run",
     )
     parser.add_argument(
         "--text",
