@@ -55,57 +55,77 @@ def _front_job(
     ``base``: the earliest cycle of any element (the arbitration + 1, the Q row). ``out[i]``:
     cycle element i is available after the last stage. ``idx[0]``: global index of the pass's
     first element (the same in every stage: all stages see the same elements).
+
+    Stages are taken in groups that end before a barrier stage (whose gate needs the previous
+    group's last element of the job); within a group each element goes through every stage
+    before the next element starts. Per stage and job the room distance (``cap``, at least the
+    job in front of a barrier) is fixed before the element loop. A stage's distinct take cycles
+    in the job are its first take plus the changes of its take cycle after it, and a change is
+    also what counts a busy cycle (``last[k]``: the stage's latest take, across jobs).
     """
     n_st = rate.shape[0]
     mask = hist.shape[1] - 1
     g0 = idx[0]
+    recon = rec.shape[1] >= n
+    k_out = n_st - 1
+    room = np.empty(n_st, np.int64)  # room distance towards the next stage, -1: unbounded
+    for k in range(n_st):
+        room[k] = -1
+        if k + 1 < n_st and cap[k] < UNBOUNDED:
+            c = cap[k]
+            if capjob[k] and n > c:
+                c = n
+            room[k] = c
     s0 = 0
     while s0 < n_st:
         s1 = s0 + 1
         while s1 < n_st and gate[s1] < 0:
             s1 += 1
         first = np.empty(s1 - s0, np.int64)
-        prev = np.full(s1 - s0, -1, np.int64)
-        dist = np.zeros(s1 - s0, np.int64)
+        changes = np.zeros(s1 - s0, np.int64)
+        gated = s0 > 0 and gate[s0] >= 0
         tgate = np.int64(0)
         if gate[s0] >= 0:
             tgate = hist[s0 - 1, (g0 + n - 1) & mask] + depth[s0 - 1] + gate[s0]
         for i in range(n):
             g = g0 + i
+            gm = g & mask
             for k in range(s0, s1):
                 if k == 0:
                     t = base
                     if klen > 0:
-                        r = kready[min(i, klen - 1)]
+                        r = kready[i if i < klen else klen - 1]
                         if r > t:
                             t = r
                 else:
-                    t = hist[k - 1, g & mask] + depth[k - 1]
-                    if k == s0 and gate[k] >= 0 and tgate > t:
+                    t = hist[k - 1, gm] + depth[k - 1]
+                    if gated and k == s0 and tgate > t:
                         t = tgate
                 if g >= 1:
-                    t = max(t, hist[k, (g - 1) & mask])
-                if g >= rate[k]:
-                    t = max(t, hist[k, (g - rate[k]) & mask] + 1)
-                if k + 1 < n_st and cap[k] < UNBOUNDED:
-                    c = cap[k]
-                    if capjob[k] and n > c:
-                        c = n
-                    if g - c >= 0:
-                        t = max(t, hist[k + 1, (g - c) & mask])
-                hist[k, g & mask] = t
-                if rec.shape[1] >= n:
+                    x = hist[k, (g - 1) & mask]
+                    if x > t:
+                        t = x
+                rk = rate[k]
+                if g >= rk:
+                    x = hist[k, (g - rk) & mask] + 1
+                    if x > t:
+                        t = x
+                c = room[k]
+                if c >= 0 and g >= c:
+                    x = hist[k + 1, (g - c) & mask]
+                    if x > t:
+                        t = x
+                hist[k, gm] = t
+                if recon:
                     rec[k, i] = t
-                j = k - s0
                 if i == 0:
-                    first[j] = t
-                if t != prev[j]:
-                    dist[j] += 1
-                    prev[j] = t
+                    first[k - s0] = t
                 if t != last[k]:
                     busy[k] += 1
                     last[k] = t
-                if k == n_st - 1:
+                    if i > 0:
+                        changes[k - s0] += 1
+                if k == k_out:
                     out[i] = t + depth[k]
                     if is_final and t != acc[1]:
                         acc[0] += 1
@@ -113,7 +133,7 @@ def _front_job(
         for k in range(s0, s1):
             j = k - s0
             lt = hist[k, (g0 + n - 1) & mask]
-            stall[k] += (lt - first[j] + 1) - dist[j]
+            stall[k] += (lt - first[j] + 1) - (changes[j] + 1)
         s0 = s1
     idx[0] = g0 + n
     return out[n - 1]
