@@ -229,8 +229,21 @@ def run_sweep(
     # neighbouring tasks that share a functional configuration reuse one workload
     runnable.sort(key=lambda p: (p.input_path, functional_key(p.config or {})))
     sim = simulator_fingerprint()
+    accuracy = sp.accuracy
+    if accuracy is not None and runnable:
+        from spatten_sim.extract.models import missing_extra
+
+        missing = missing_extra()
+        if missing:
+            raise SpattenError(
+                f"accuracy: the space measures accuracy, which needs the [trace] extra (missing: "
+                f"{', '.join(missing)}); install it with `bash .ci/install-trace-extra.sh`, or "
+                "remove the accuracy section"
+            )
     tasks = [
-        PointTask(p.point_id, p.config or {}, p.input_path, p.input_sha256, reuse_workload, sim)
+        PointTask(
+            p.point_id, p.config or {}, p.input_path, p.input_sha256, reuse_workload, sim, accuracy
+        )
         for p in runnable
     ]
     bar = Progress(len(todo), skipped=skipped, stream=stream, enabled=show_progress)

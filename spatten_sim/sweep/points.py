@@ -56,11 +56,19 @@ class Expansion:
 simulator_fingerprint = code_fingerprint
 
 
-def point_id(config: dict, input_sha256: str, simulator: str | None = None) -> str:
+def point_id(
+    config: dict,
+    input_sha256: str,
+    simulator: str | None = None,
+    accuracy: tuple[tuple[str, Any], ...] | None = None,
+) -> str:
     """The id of a point: hash of the resolved configuration, the input's content and the
-    simulator (:func:`simulator_fingerprint`: another simulator never reuses old results)."""
+    simulator (:func:`simulator_fingerprint`: another simulator never reuses old results), and
+    the space's accuracy request when it has one."""
     sim = simulator if simulator is not None else simulator_fingerprint()
-    doc = {"config": config, "input_sha256": input_sha256, "simulator": sim}
+    doc: dict[str, Any] = {"config": config, "input_sha256": input_sha256, "simulator": sim}
+    if accuracy is not None:
+        doc["accuracy"] = dict(accuracy)
     return hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:ID_LENGTH]
 
 
@@ -172,6 +180,8 @@ def expand(space: Space, inputs: list[Path], hashes: dict[Path, str] | None = No
         sha = hashes.get(path) or file_sha256(path)
         hashes[path] = sha
         for point_values, cfg, err, data in combos:
-            pid = point_id(cfg if cfg is not None else {"invalid": data}, sha)
+            pid = point_id(
+                cfg if cfg is not None else {"invalid": data}, sha, accuracy=space.accuracy
+            )
             points.append(Point(len(points), pid, str(path), sha, point_values, cfg, err))
     return Expansion(tuple(points), excluded * len(inputs))

@@ -38,6 +38,8 @@ class PointTask:
     input_sha256: str
     reuse_workload: bool = True
     simulator: str = ""  #: the client's simulator fingerprint; a worker with other code refuses
+    #: the space's accuracy request (``spatten-sim accuracy`` options), or None
+    accuracy: tuple[tuple[str, Any], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,25 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())[:500]
 
 
+def point_accuracy(cfg: Any, request: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """The ``accuracy`` section of a point's record: the accuracy measures and the hardware cost
+    of the in-the-loop decisions (``hardware.*``), cached by configuration and text
+    (:func:`spatten_sim.accuracy.measure.cached_accuracy`)."""
+    from spatten_sim.accuracy.measure import cached_accuracy
+    from spatten_sim.accuracy.run import AccuracyRequest
+    from spatten_sim.extract.cache import cache_root
+
+    opts = dict(request)
+    names = {"tokens": "prompt_tokens", "score": "scored_tokens"}
+    req = AccuracyRequest(**{names.get(k, k): v for k, v in opts.items()})
+    doc = cached_accuracy(cfg, req, cache=cache_root()).to_dict()
+    acc = {k: v for k, v in doc["accuracy"].items() if not isinstance(v, list)}
+    for k, v in doc["accuracy"].items():
+        if isinstance(v, list) and len(v) == 2:  # a 95 % interval
+            acc[f"{k}_low"], acc[f"{k}_high"] = v
+    return {**acc, "hardware": doc["hardware"]}
+
+
 def run_point(task: PointTask) -> PointOutcome:
     """Simulate one point; every error becomes a failed outcome carrying a one-line message."""
     from spatten_sim.config import check_head_dim, config_from_dict
@@ -123,6 +144,8 @@ def run_point(task: PointTask) -> PointOutcome:
             provenance_extra={"input_sha256": task.input_sha256} if wl is not None else None,
         )
         data = report.to_dict()  # plain dicts: the record is pickled and written as JSON
+        if task.accuracy is not None:
+            data["accuracy"] = point_accuracy(cfg, task.accuracy)
         return PointOutcome(
             task.point_id, True, None, data, tuple(dict(r) for r in report.layers),
             time.perf_counter() - t0, worker, reused,

@@ -56,7 +56,20 @@ from spatten_sim.limits import short
 from spatten_sim.yamlfile import read_yaml
 
 #: keys a space file may have
-SPACE_KEYS = ("name", "description", "base", "sets", "traces", "axes", "zip", "constraints")
+SPACE_KEYS = (
+    "name",
+    "description",
+    "base",
+    "sets",
+    "traces",
+    "axes",
+    "zip",
+    "constraints",
+    "accuracy",
+)
+#: keys of the optional ``accuracy`` section (the options of ``spatten-sim accuracy``)
+ACCURACY_KEYS = ("model", "text", "sample", "tokens", "score", "sentences")
+ACCURACY_MODELS = ("smollm2", "gemma3", "minilm", "mpnet")
 #: keys a trace-extraction recipe may have (the options of ``spatten-sim trace``)
 RECIPE_KEYS = ("model", "text", "sample", "tokens", "generate", "dtype")
 MAX_POINTS = 100_000
@@ -105,6 +118,9 @@ class Space:
     inputs: tuple[Path | Recipe, ...]  #: resolved files (globs expanded) and recipes, in order
     axes: tuple[Axis, ...]
     constraints: tuple[str, ...] = field(default=())
+    #: the ``accuracy`` section as sorted (key, value) pairs, or None: every point is also
+    #: measured with ``spatten-sim accuracy`` (its ``accuracy.*`` columns)
+    accuracy: tuple[tuple[str, Any], ...] | None = None
 
     @property
     def axis_keys(self) -> tuple[str, ...]:
@@ -454,6 +470,30 @@ def _parse_inputs(items: Any, base_dir: Path) -> tuple[Path | Recipe, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _parse_accuracy(raw: Any) -> tuple[tuple[str, Any], ...]:
+    """The ``accuracy`` section: ``{model: smollm2, text: wiki, tokens: 992, score: 128}`` or
+    ``{model: minilm, sentences: 200}`` (defaults as ``spatten-sim accuracy``)."""
+    if not isinstance(raw, dict):
+        raise SpaceError("accuracy: expected a mapping such as {model: smollm2, tokens: 992}")
+    for k in raw:
+        if k not in ACCURACY_KEYS:
+            raise SpaceError(f"accuracy.{k}: unknown option (known: {', '.join(ACCURACY_KEYS)})")
+    model = raw.get("model")
+    if model not in ACCURACY_MODELS:
+        raise SpaceError(
+            f"accuracy.model: expected one of {', '.join(ACCURACY_MODELS)}, got {model!r}"
+        )
+    for k in ("sample", "tokens", "score", "sentences"):
+        if k in raw:
+            v = raw[k]
+            lo = 0 if k == "sample" else 1
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= 1 << 20:
+                raise SpaceError(f"accuracy.{k}: expected an integer in {lo}..{1 << 20}, got {v!r}")
+    if "text" in raw and not isinstance(raw["text"], str):
+        raise SpaceError(f"accuracy.text: expected a text source name or file, got {raw['text']!r}")
+    return tuple(sorted(raw.items()))
+
+
 # ---------------------------------------------------------------------------------------------
 def parse_space(data: Any, source: Path) -> Space:
     """Validate a space mapping (from ``source``, used for relative paths and the default name)."""
@@ -538,6 +578,7 @@ def parse_space(data: Any, source: Path) -> Space:
     if "traces" not in data:
         raise SpaceError("traces: missing (a list of trace files, globs or {extract: ...})")
     inputs = _parse_inputs(data["traces"], base_dir)
+    accuracy = _parse_accuracy(data["accuracy"]) if data.get("accuracy") is not None else None
     space = Space(
         name=name,
         description=desc,
@@ -547,6 +588,7 @@ def parse_space(data: Any, source: Path) -> Space:
         inputs=inputs,
         axes=tuple(axes),
         constraints=tuple(cons),
+        accuracy=accuracy,
     )
     if space.n_combinations * len(inputs) > MAX_POINTS:
         raise SpaceError(
