@@ -90,6 +90,10 @@ def plot_sweep(
     if any(len(v - {None}) > 1 for v in fid.values()):
         # the fidelity varies within a trace: the accuracy-efficiency trade-off is worth a figure
         figs.append(style.draw("pareto", figures.pareto, sw.runs))
+    from spatten_sim.plots import accuracy
+
+    if accuracy.has_accuracy(sw.runs):
+        figs.append(style.draw("accuracy_pareto", accuracy.accuracy_pareto, sw.runs))
     figs += _breakdowns(list(sw.runs))
     return style.write_all(figs, out, fmt, prefix=prefix, say=say)
 
