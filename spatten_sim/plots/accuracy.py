@@ -116,20 +116,20 @@ def accuracy_pareto(
             )  # fmt: skip
         handles.append(Line2D([], [], lw=1.2, **st, label=name))
     for ax, (cost, xlabel, scale) in zip(axes, COSTS, strict=True):
-        pts = np.array(
+        front_pts = np.array(
             [
                 [float(r.row[cost]) * scale, float(r.row[col]) * (1 if lower else -1)]
                 for r in use
                 if isinstance(r.row.get(cost), (int, float))
             ]
         )
-        if len(pts):
-            front = pareto_mask(pts)
+        if len(front_pts):
+            front = pareto_mask(front_pts)
             ax.scatter(
-                pts[front, 0], pts[front, 1] * (1 if lower else -1), s=70, facecolors="none",
-                edgecolors="black", linewidths=1.2, zorder=5,
+                front_pts[front, 0], front_pts[front, 1] * (1 if lower else -1), s=70,
+                facecolors="none", edgecolors="black", linewidths=1.2, zorder=5,
             )  # fmt: skip
-            if spans_decades(pts[:, 0], 8.0):
+            if spans_decades(front_pts[:, 0], 8.0):
                 ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
