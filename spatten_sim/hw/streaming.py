@@ -90,6 +90,7 @@ def _front_job(
         for i in range(n):
             g = g0 + i
             gm = g & mask
+            tup = np.int64(0)  # this element's take at the stage before (in this group)
             for k in range(s0, s1):
                 if k == 0:
                     t = base
@@ -97,14 +98,15 @@ def _front_job(
                         r = kready[i if i < klen else klen - 1]
                         if r > t:
                             t = r
-                else:
+                elif k == s0:
                     t = hist[k - 1, gm] + depth[k - 1]
-                    if gated and k == s0 and tgate > t:
+                    if gated and tgate > t:
                         t = tgate
-                if g >= 1:
-                    x = hist[k, (g - 1) & mask]
-                    if x > t:
-                        t = x
+                else:
+                    t = tup + depth[k - 1]
+                lk = last[k]  # the stage's previous take (element g - 1; -1 before any)
+                if lk > t:
+                    t = lk
                 rk = rate[k]
                 if g >= rk:
                     x = hist[k, (g - rk) & mask] + 1
@@ -116,11 +118,12 @@ def _front_job(
                     if x > t:
                         t = x
                 hist[k, gm] = t
+                tup = t
                 if recon:
                     rec[k, i] = t
                 if i == 0:
                     first[k - s0] = t
-                if t != last[k]:
+                if t != lk:
                     busy[k] += 1
                     last[k] = t
                     if i > 0:
@@ -207,58 +210,60 @@ def _back_job(
         for r in range(vlen):
             if vready[r] > vmax:
                 vmax = vready[r]
-    gprev = np.int64(-1)
-    gdist = 0
-    pprev = np.int64(-1)
-    pdist = 0
+    # the engine's previous take is ``tlast`` (``st[1]``) and probxV's is ``cnt[4]`` (-1 before
+    # any): the order rule of element k > 0 is the element before it, held in ``t`` and ``p``
+    recon = rec.shape[1] >= m
+    gchanges = 0
+    pchanges = 0
     p_first = np.int64(0)
-    p = np.int64(0)
-    t = np.int64(0)
+    p = np.int64(cnt[4])
+    t = np.int64(tlast)
+    pv_busy = 0
     for k in range(m):
         g = gidx + k
-        t = gate if select else a[k]
+        x = gate if select else a[k]
         if k == 0:
-            t = max(t, tlast + 1, alpha)
-        if g >= 1:
-            t = max(t, ghist[(g - 1) & mask])
-        if g >= rate:
-            t = max(t, ghist[(g - rate) & mask] + 1)
-        if g - cap_t >= 0:
-            t = max(t, pvhist[(g - cap_t) & mask])
-        ghist[g & mask] = t
-        if rec.shape[1] >= m:
-            rec[0, k] = t
-        if t != gprev:
-            gdist += 1
-            gprev = t
-        # probxV
-        p = t + 1
-        if vall:
-            p = max(p, vmax)
+            x = max(x, tlast + 1, alpha)
         else:
-            p = max(p, vbase)
+            x = max(x, t)
+        if g >= rate:
+            x = max(x, ghist[(g - rate) & mask] + 1)
+        if g >= cap_t:
+            x = max(x, pvhist[(g - cap_t) & mask])
+        if k > 0 and x != t:
+            gchanges += 1
+        t = x
+        ghist[g & mask] = t
+        if recon:
+            rec[0, k] = t
+        # probxV
+        y = t + 1
+        if vall:
+            y = max(y, vmax)
+        else:
+            y = max(y, vbase)
             if vlen > 0:
-                p = max(p, vready[min(k, vlen - 1)])
-        if g >= 1:
-            p = max(p, pvhist[(g - 1) & mask])
+                y = max(y, vready[k if k < vlen else vlen - 1])
+        y = max(y, p)  # order (p: probxV's previous take; -1 before any)
         if g >= pv_rate:
-            p = max(p, pvhist[(g - pv_rate) & mask] + 1)
-        pvhist[g & mask] = p
-        if rec.shape[1] >= m:
-            rec[1, k] = p
+            y = max(y, pvhist[(g - pv_rate) & mask] + 1)
         if k == 0:
-            p_first = p
-        if p != pprev:
-            pdist += 1
-            pprev = p
-        if p != cnt[4]:
-            cnt[2] += 1
-            cnt[4] = p
+            p_first = y
+        elif y != p:
+            pchanges += 1
+        if y != p:
+            pv_busy += 1
+        p = y
+        pvhist[g & mask] = p
+        if recon:
+            rec[1, k] = p
+    cnt[2] += pv_busy
+    cnt[4] = p
     if select:
-        tb = fdist + extra + gdist
+        tb = fdist + extra + gchanges + 1
         cnt[0] += tb
         cnt[1] += (t - f0 + 1) - tb
-    cnt[3] += (p - p_first + 1) - pdist
+    cnt[3] += (p - p_first + 1) - (pchanges + 1)
     st[0] = gidx + m
     st[1] = t
     return p + pv_depth
