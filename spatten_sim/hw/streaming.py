@@ -147,13 +147,13 @@ def _fill(a, n, rate, start, f):
     """Select mode: the top-k engine's fill pass takes the ``n`` elements (cycles into ``f``);
     returns (first, last, distinct cycles)."""
     dist = 0
-    prev = -1
+    prev = np.int64(-1)  # the element before's take (order rule); -1 before the first
     for i in range(n):
         t = a[i]
         if i == 0 and start > t:
             t = start
-        if i >= 1 and f[i - 1] > t:
-            t = f[i - 1]
+        if prev > t:
+            t = prev
         if i >= rate and f[i - rate] + 1 > t:
             t = f[i - rate] + 1
         f[i] = t
