@@ -28,6 +28,7 @@ recorded makes exactly the decisions the loop applied (a test checks it).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,6 +121,29 @@ def _nll(logits: Any, targets: np.ndarray) -> np.ndarray:
     return (-lp.gather(-1, t[:, None])[:, 0]).numpy()
 
 
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None on another C library."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    except OSError:
+        return None
+
+
+def _trim_heap() -> None:
+    """Give the C heap's free pages back to the system. A generation iteration allocates and
+    frees many medium-sized numpy and torch buffers; without a trim the heap fragments and the
+    resident size grows by ~40 MB per iteration (7 GB peak at 992 + 128 tokens instead of
+    2 GB). Only unused pages are released: results are unchanged."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
 def _teacher_forced(
     loop: ModelLoop, ids: np.ndarray, prompt: int, scored: int, progress: Progress
 ) -> np.ndarray:
@@ -143,6 +167,7 @@ def _teacher_forced(
             loop.end_pass()
             cache = out.past_key_values
             nll[t - 1] = _nll(out.logits[0, -1:], ids[pos + 1 : pos + 2])[0]
+            _trim_heap()
             if progress and (t % 16 == 0 or t == scored):
                 progress(f"accuracy: generation {t}/{scored}")
     return nll
