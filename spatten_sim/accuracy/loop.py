@@ -25,7 +25,7 @@ output) are never read by any surviving token: they are neither keys nor queries
 head's output is zero, as the hardware's. The masks are made here from the model's own
 description (causal flag, per-layer sliding window), not taken from transformers, which passes no
 mask to a custom attention function; a sliding window enters the functional phase as the trace's
-additive bias (``-inf`` outside the window), so out-of-window keys get probability 0 but are
+additive bias (-65504 outside the window, as the extractor stores it), so out-of-window keys get probability 0 but are
 still fetched (an approximation stated in ``docs/accuracy.md``).
 """
 
@@ -33,16 +33,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from spatten_sim.algo.functional import FunctionalBuilder, LayerScales
 from spatten_sim.config import HwConfig
+from spatten_sim.extract.models import ModelFacts
 from spatten_sim.trace import Trace, TraceMeta
 
-__all__ = ["LoopModel", "ModelLoop", "loop_model", "new_trace"]
+__all__ = ["ModelLoop", "loop_model", "make_builder", "new_trace"]
+
+#: the additive bias outside a sliding window: the lowest float16, as the extractor stores it
+#: (finite, so the trace validates; its softmax weight is exactly 0 in float32)
+WINDOW_BIAS = -65504.0
 
 Mode = Literal["float", "record", "spatten"]
 
@@ -50,49 +54,13 @@ Mode = Literal["float", "record", "spatten"]
 ATTENTION_NAME = "spatten_sim_loop"
 
 
-@dataclass(frozen=True)
-class LoopModel:
-    """What the loop needs to know about a loaded model (read from its config and modules)."""
-
-    key: str
-    arch: str  #: "bert", "llama", "gemma3", ...
-    causal: bool
-    n_layers: int
-    n_heads: int
-    n_kv_heads: int
-    head_dim: int
-    softmax_scale: float
-    windows: tuple[int | None, ...]  #: sliding window of each layer (keys i-w < j <= i), or None
-
-
-def loop_model(lm: Any) -> LoopModel:
-    """The :class:`LoopModel` of a :class:`~spatten_sim.extract.models.LoadedModel`."""
-    c = lm.model.config
-    n_heads = c.num_attention_heads
-    head_dim = getattr(c, "head_dim", None) or c.hidden_size // n_heads
-    n_kv = getattr(c, "num_key_value_heads", None) or n_heads
-    modules = attention_modules(lm.model)
-    scale = getattr(modules[0], "scaling", None)
-    if scale is None:
-        scale = head_dim**-0.5
-    types = getattr(c, "layer_types", None) or ["full_attention"] * c.num_hidden_layers
-    window = getattr(c, "sliding_window", None)
-    if window is None and "sliding_attention" in types:
-        raise RuntimeError("the model has sliding-window layers but no sliding_window size")
-    windows = tuple(
-        int(window) if t == "sliding_attention" and window is not None else None for t in types
-    )
-    return LoopModel(
-        key=lm.spec.key,
-        arch=lm.spec.arch,
-        causal=bool(lm.spec.causal),
-        n_layers=int(c.num_hidden_layers),
-        n_heads=int(n_heads),
-        n_kv_heads=int(n_kv),
-        head_dim=int(head_dim),
-        softmax_scale=float(scale),
-        windows=windows,
-    )
+def loop_model(lm: Any) -> ModelFacts:
+    """What the loop needs to know about a loaded model: its
+    :class:`~spatten_sim.extract.models.ModelFacts` (read from its config and modules)."""
+    facts = lm.facts
+    if facts.logit_softcap is not None:
+        raise RuntimeError(f"{facts.key}: attention soft-capping is not modelled by the loop")
+    return facts
 
 
 def attention_modules(model: Any) -> list[Any]:
@@ -109,7 +77,7 @@ def attention_modules(model: Any) -> list[Any]:
 
 
 def new_trace(
-    lmodel: LoopModel, prompt: int, generated: int, token_ids: np.ndarray, model_name: str
+    lmodel: ModelFacts, prompt: int, generated: int, token_ids: np.ndarray, model_name: str
 ) -> Trace:
     """An all-zero float32 trace of the right shape, filled layer by layer by the loop."""
     n = prompt + generated
@@ -123,7 +91,7 @@ def new_trace(
         j = np.arange(n)[None, :]
         for layer, w in enumerate(lmodel.windows):
             if w is not None:
-                bias[layer, :] = np.where(i - j >= w, -np.inf, 0.0).astype(np.float32)
+                bias[layer, :] = np.where(i - j >= w, WINDOW_BIAS, 0.0).astype(np.float32)
     meta = TraceMeta(
         model=model_name,
         n_layers=L,
@@ -196,7 +164,7 @@ class ModelLoop:
     builder's layer iterator.
     """
 
-    def __init__(self, lm: Any, lmodel: LoopModel, trace: Trace | None):
+    def __init__(self, lm: Any, lmodel: ModelFacts, trace: Trace | None):
         self.lm = lm
         self.lmodel = lmodel
         self.trace = trace
@@ -294,11 +262,14 @@ class ModelLoop:
         tr = self.trace
         if tr is None:
             raise RuntimeError(f"mode {self.mode!r} needs a trace")
-        if nk != r0 + nq:
+        # the keys are those of the latest ``nk`` positions: all of them, or only the window a
+        # sliding-window layer's cache keeps; the new rows are the last ``nq``
+        w = self.lmodel.windows[layer]
+        if nk != r0 + nq and not (w is not None and nq <= nk < r0 + nq):
             raise RuntimeError(f"layer {layer}: {nk} keys for queries at rows {r0}..{r0 + nq - 1}")
         tr.q[layer][:, r0 : r0 + nq] = query[0].detach().float().numpy()
-        tr.k[layer][:, r0 : r0 + nq] = key[0, :, r0:].detach().float().numpy()
-        tr.v[layer][:, r0 : r0 + nq] = value[0, :, r0:].detach().float().numpy()
+        tr.k[layer][:, r0 : r0 + nq] = key[0, :, nk - nq :].detach().float().numpy()
+        tr.v[layer][:, r0 : r0 + nq] = value[0, :, nk - nq :].detach().float().numpy()
 
     def _write_bias(self, layer: int, bias: Any, r0: int, nq: int) -> None:
         """MPNet's bias is the same for every layer: stored once (checked on later layers)."""
@@ -324,7 +295,7 @@ class ModelLoop:
             s = s + bias
         nq, nk = s.shape[-2], s.shape[-1]
         i = torch.arange(r0, r0 + nq)[:, None]
-        j = torch.arange(nk)[None, :]
+        j = torch.arange(r0 + nq - nk, r0 + nq)[None, :]  # the positions of the keys held
         hide = torch.zeros((nq, nk), dtype=torch.bool)
         if self.lmodel.causal:
             hide |= j > i

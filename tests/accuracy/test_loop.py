@@ -30,7 +30,7 @@ def _missing(models: tuple[str, ...]) -> list[str]:
     return out
 
 
-_NEEDED = ("smollm2", "minilm", "mpnet")
+_NEEDED = ("smollm2", "gemma3", "minilm", "mpnet")
 pytestmark = [
     pytest.mark.trace_extra,
     pytest.mark.skipif(
@@ -75,18 +75,25 @@ def _req(model: str, **kw):
     return AccuracyRequest(model, **kw)
 
 
-def test_decoder_dense_path_equals_the_model(models, wiki) -> None:
+#: decoder -> (prompt, scored) of the loop tests: Gemma 3's prompt is longer than its 512-token
+#: sliding window, so the window (and its KV cache, which keeps only the window) is exercised
+DECODER_TOKENS = {"smollm2": (40, 8), "gemma3": (520, 4)}
+
+
+@pytest.mark.parametrize("model", sorted(DECODER_TOKENS))
+def test_decoder_dense_path_equals_the_model(models, wiki, model: str) -> None:
     from spatten_sim.accuracy.run import run_decoder
     from spatten_sim.config import load_config
 
+    P, S = DECODER_TOKENS[model]
     r = run_decoder(
         load_config("spatten"),
-        _req("smollm2", prompt_tokens=40, scored_tokens=8),
-        models("smollm2"),
+        _req(model, prompt_tokens=P, scored_tokens=S),
+        models(model),
         wiki,
         loop_mode="float",
     )
-    assert r.nll.shape == (8,)
+    assert r.nll.shape == (S,)
     assert np.abs(r.nll - r.nll_dense).max() < 1e-4
     # the recorded trace is the dense model's: equal to the calibration pass's
     assert np.allclose(r.trace.q, r.dense_trace.q, atol=1e-4)
@@ -114,37 +121,39 @@ def _offline_equals_loop(trace, scales, functional, cfg):
     return offline
 
 
-@pytest.mark.parametrize("preset", ["spatten", "dense"])
-def test_decoder_decisions_are_the_functional_phases(models, wiki, preset: str) -> None:
+@pytest.mark.parametrize(
+    "model,preset", [("smollm2", "spatten"), ("smollm2", "dense"), ("gemma3", "spatten_llm")]
+)
+def test_decoder_decisions_are_the_functional_phases(models, wiki, model: str, preset: str) -> None:
     from spatten_sim.accuracy.loop import ModelLoop, loop_model, make_builder, new_trace
     from spatten_sim.accuracy.run import _teacher_forced, run_decoder
     from spatten_sim.config import load_config
 
     cfg = load_config(preset)
-    lm = models("smollm2")
-    req = _req("smollm2", prompt_tokens=48, scored_tokens=6)
-    r = run_decoder(cfg, req, lm, wiki)
+    lm = models(model)
+    P, S = DECODER_TOKENS[model]
+    r = run_decoder(cfg, _req(model, prompt_tokens=P, scored_tokens=S), lm, wiki)
     offline = _offline_equals_loop(r.trace, r.scales, r.functional, cfg)
     wl = r.functional.workload
-    if preset == "spatten":  # the schedule did prune, in both stages
-        kept = [lj.tokens_kept < lj.tokens_total for lj in wl.layers]
-        assert any(kept[: wl.n_layers]) and any(kept[wl.n_layers :])
-    else:
-        assert all(lj.tokens_kept == lj.tokens_total for lj in wl.layers)
+    pruned = [lj.tokens_kept < lj.tokens_total for lj in wl.layers]
+    if preset == "dense":
+        assert not any(pruned)
+    else:  # the policy did prune, in generation
+        assert any(pruned[wl.n_layers :])
     # the outputs the model received are the functional phase's (a second loop, capturing)
     lmodel = loop_model(lm)
     ids = r.trace.token_ids
     full = np.concatenate([ids, [0]]).astype(np.int64)  # the last target is not an input
-    trace = new_trace(lmodel, 48, 6, full, lm.spec.name)
+    trace = new_trace(lmodel, P, S, full, lm.spec.name)
     loop = ModelLoop(lm, lmodel, trace)
     loop.mode = "spatten"
     loop.builder = make_builder(trace, cfg, r.scales)
     loop.capture = {}
-    _teacher_forced(loop, full, 48, 6, None)
+    _teacher_forced(loop, full, P, S, None)
     assert loop.capture.keys() == offline.outputs.keys()
     for key, got in loop.capture.items():
         qids, out = offline.outputs[key]
-        row0 = 0 if key[0] == "summarization" else 48 + key[1] - 1
+        row0 = 0 if key[0] == "summarization" else P + key[1] - 1
         want = np.zeros_like(got)
         want[0, qids - row0] = np.transpose(out, (1, 0, 2))
         assert np.array_equal(got, want), key
