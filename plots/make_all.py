@@ -22,6 +22,7 @@ stdout where it was written; a figure without data is skipped and said on stderr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -33,7 +34,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DATA = HERE / "data"
 SPACES = REPO / "hw_configs" / "sweeps"
-SWEEPS = ("topk_comparators", "kv_sram", "hbm_channels", "keep_ratio_msb")
+#: the accuracy-in-the-loop sweeps (one per token-pruning policy; they need the [trace] extra)
+ACCURACY_SWEEPS = tuple(f"accuracy_{k}" for k in ("cascade", "spatten_llm", "h2o", "streaming"))
+SWEEPS = ("topk_comparators", "kv_sram", "hbm_channels", "keep_ratio_msb", *ACCURACY_SWEEPS)
 RUN_DIR = DATA / "run-minilm-sst-25"
 VALIDATION = HERE / "validation"
 PAPER_SRAM_BYTES = 196_608  #: the paper's 196 KB K (and V) SRAM: 2 x 1024 x 64 x 12 bit
@@ -185,6 +188,23 @@ def sweep_figures() -> Figures:
         ]  # fmt: skip
         return figures.per_layer_kept(k6, where="MPNet-128, 6 K MSB bits, every keep ratio")
 
+    def accuracy_policies():
+        from spatten_sim.plots.accuracy import accuracy_pareto
+
+        runs = [r for name in ACCURACY_SWEEPS for r in load_sweep(DATA / name).runs]
+        # one series per sweep (policy); the budget axis differs in name between them
+        labelled = [
+            dataclasses.replace(
+                r, values=(("policy.token_pruning.kind", r.row["cfg.policy.token_pruning.kind"]),)
+            )
+            for r in runs
+        ]
+        return accuracy_pareto(
+            labelled,
+            where="SmolLM2-135M, Wikipedia 512 + 64 tokens, decisions in the loop: each policy at "
+            "kept-token budgets 0.45, 0.55, 0.65, 0.8",
+        )
+
     def timeline():
         from spatten_sim.plots import inside, load_run_dir, load_timeline
 
@@ -206,6 +226,7 @@ def sweep_figures() -> Figures:
         ("sweep_keep_ratio_msb_fidelity", kr_fidelity),
         ("sweep_keep_ratio_msb_dram_by_stream", kr_dram),
         ("sweep_keep_ratio_msb_per_layer_kept", kr_layers),
+        ("sweep_accuracy_policies", accuracy_policies),
         ("run_minilm_timeline", timeline),
     ]
 
