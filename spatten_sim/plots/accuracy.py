@@ -73,7 +73,8 @@ def _unique(runs: Sequence[Run]) -> list[Run]:
     """One run per configuration: the accuracy does not depend on the sweep's trace."""
     seen: dict[tuple, Run] = {}
     for r in runs:
-        seen.setdefault(tuple(r.values), r)
+        cfg = tuple(sorted((k, repr(v)) for k, v in r.row.items() if k.startswith("cfg.")))
+        seen.setdefault((tuple(r.values), cfg), r)
     return list(seen.values())
 
 
