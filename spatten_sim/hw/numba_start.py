@@ -51,11 +51,20 @@ class _ArraymathHook(importlib.abc.MetaPathFinder):
                 if block and _BLAS in sys.modules and sys.modules[_BLAS] is None:
                     del sys.modules[_BLAS]
             if block and hasattr(module, "_HAVE_BLAS"):
-                found = importlib.util.find_spec("scipy.linalg") is not None
+                found = _scipy_linalg_present()
                 module._HAVE_BLAS = found  # type: ignore[attr-defined]
 
         loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
+
+
+def _scipy_linalg_present() -> bool:
+    """Whether ``scipy.linalg`` can be imported (False, not an error, without SciPy at all:
+    ``find_spec`` of a submodule raises when its parent package is missing)."""
+    try:
+        return importlib.util.find_spec("scipy.linalg") is not None
+    except ModuleNotFoundError:
+        return False
 
 
 _hook = _ArraymathHook()

@@ -46,3 +46,21 @@ def test_first_numba_call_skips_scipy_blas_and_keeps_numba_whole() -> None:
     assert d["have_blas"] == d["scipy_linalg_found"]  # Numba's flag as without the hook
     assert d["dot"] == 14.0  # np.dot in @njit code still works (BLAS imported on demand)
     assert d["hook_left"] is False  # one-shot
+
+
+def test_no_scipy_at_all_is_no_blas(monkeypatch) -> None:
+    """Without SciPy installed, the flag is False instead of an import error (a fresh venv with
+    only numpy and numba has no SciPy)."""
+    import importlib.util
+
+    from spatten_sim.hw import numba_start
+
+    real = importlib.util.find_spec
+
+    def find_spec(name, *a, **kw):
+        if name.startswith("scipy"):
+            raise ModuleNotFoundError("No module named 'scipy'")
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    assert numba_start._scipy_linalg_present() is False
