@@ -4,10 +4,13 @@ Run in a fresh interpreter: in the test process Numba is long initialised."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,6 +39,11 @@ print(json.dumps({
 """
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("scipy") is None,
+    reason="SciPy is not installed (np.dot in @njit needs it); test_no_scipy_at_all_is_no_blas "
+    "covers that case",
+)
 def test_first_numba_call_skips_scipy_blas_and_keeps_numba_whole() -> None:
     res = subprocess.run(
         [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, cwd=REPO, check=True
@@ -51,8 +59,6 @@ def test_first_numba_call_skips_scipy_blas_and_keeps_numba_whole() -> None:
 def test_no_scipy_at_all_is_no_blas(monkeypatch) -> None:
     """Without SciPy installed, the flag is False instead of an import error (a fresh venv with
     only numpy and numba has no SciPy)."""
-    import importlib.util
-
     from spatten_sim.hw import numba_start
 
     real = importlib.util.find_spec
