@@ -150,7 +150,10 @@ def test_decoder_decisions_are_the_functional_phases(models, wiki, model: str, p
     loop.mode = "spatten"
     loop.builder = make_builder(trace, cfg, r.scales)
     loop.capture = {}
-    _teacher_forced(loop, full, P, S, None)
+    from spatten_sim.algo.blas import single_threaded_blas
+
+    with single_threaded_blas():  # as run_decoder and run_functional: one BLAS summation order
+        _teacher_forced(loop, full, P, S, None)
     # compared with the functional phase on this loop's own trace (torch's kernels need not
     # give the last bit of a float identically in two runs of the model)
     offline = _offline_equals_loop(trace, r.scales, functional_result(loop.builder, cfg), cfg)
