@@ -184,6 +184,44 @@ def _record_dense(loop: ModelLoop, ids: np.ndarray) -> None:
         loop.end_pass()
 
 
+def _calibrated(
+    lm: Any, lmodel: Any, ids: np.ndarray, prompt: int, generated: int, cfg: HwConfig
+) -> tuple[Trace, tuple[LayerScales, ...]]:
+    """The dense model's trace of ``ids`` (its first ``prompt + generated`` tokens) and the
+    fixed-point scales calibrated on it."""
+    dense_trace = new_trace(lmodel, prompt, generated, ids, lm.spec.name)
+    _record_dense(ModelLoop(lm, lmodel, dense_trace), ids[: prompt + generated])
+    return dense_trace, calibrate_scales(dense_trace, cfg)
+
+
+def _new_loop(
+    lm: Any, lmodel: Any, trace: Trace, cfg: HwConfig, scales: tuple[LayerScales, ...], mode: str
+) -> ModelLoop:
+    """A loop writing into ``trace``: the configuration's decisions (``spatten``) or dense float
+    attention (``float``, which records the trace only)."""
+    loop = ModelLoop(lm, lmodel, trace)
+    if mode == "spatten":
+        loop.mode = "spatten"
+        loop.builder = make_builder(trace, cfg, scales)
+    elif mode == "float":
+        loop.mode = "record"
+    else:
+        raise ValueError(f"unknown loop mode {mode!r}")
+    return loop
+
+
+def _loop_result(
+    loop: ModelLoop, cfg: HwConfig, scales: tuple[LayerScales, ...], source: str
+) -> FunctionalResult:
+    """The loop's workload; for a float loop, the functional phase run on its recorded trace."""
+    if loop.builder is not None:
+        return functional_result(loop.builder, cfg, source=source)
+    from spatten_sim.algo.functional import run_functional
+
+    assert loop.trace is not None
+    return run_functional(loop.trace, cfg, source=source, scales=scales, fidelity=False)
+
+
 def run_decoder(
     cfg: HwConfig,
     req: AccuracyRequest,
@@ -218,32 +256,18 @@ def run_decoder(
 
     t0 = time.perf_counter()
     name = lm.spec.name
-    dense_trace = new_trace(lmodel, P, S, ids, name)
-    _record_dense(ModelLoop(lm, lmodel, dense_trace), ids[: P + S])
-    scales = calibrate_scales(dense_trace, cfg)
+    dense_trace, scales = _calibrated(lm, lmodel, ids, P, S, cfg)
     seconds["calibrate"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     trace = new_trace(lmodel, P, S, ids, name)
-    loop = ModelLoop(lm, lmodel, trace)
-    if loop_mode == "spatten":
-        loop.mode = "spatten"
-        loop.builder = make_builder(trace, cfg, scales)
-    elif loop_mode == "float":
-        loop.mode = "record"
-    else:
-        raise ValueError(f"unknown loop mode {loop_mode!r}")
+    loop = _new_loop(lm, lmodel, trace, cfg, scales, loop_mode)
     from spatten_sim.algo.blas import single_threaded_blas
 
     with single_threaded_blas():
         nll = _teacher_forced(loop, ids, P, S, progress)
     seconds["loop"] = time.perf_counter() - t0
-    if loop.builder is not None:
-        fr = functional_result(loop.builder, cfg, source=f"accuracy:{req.model}:{source.key}")
-    else:
-        from spatten_sim.algo.functional import run_functional
-
-        fr = run_functional(trace, cfg, scales=scales, fidelity=False)
+    fr = _loop_result(loop, cfg, scales, f"accuracy:{req.model}:{source.key}")
     return DecoderRun(
         request=req,
         model_name=name,
@@ -402,31 +426,16 @@ def run_encoder(
             out = lm.model(input_ids=torch.as_tensor(ids[None, :]), output_hidden_states=True)
         dense.append(_exit_pool(out.hidden_states, None)[0])
         t1 = time.perf_counter()
-        dense_trace = new_trace(lmodel, n, 0, ids, name)
-        _record_dense(ModelLoop(lm, lmodel, dense_trace), ids)
-        scales = calibrate_scales(dense_trace, cfg)
+        _, scales = _calibrated(lm, lmodel, ids, n, 0, cfg)
         t2 = time.perf_counter()
         trace = new_trace(lmodel, n, 0, ids, name)
-        loop = ModelLoop(lm, lmodel, trace)
-        if loop_mode == "spatten":
-            loop.mode = "spatten"
-            loop.builder = make_builder(trace, cfg, scales)
-        elif loop_mode == "float":
-            loop.mode = "record"
-        else:
-            raise ValueError(f"unknown loop mode {loop_mode!r}")
+        loop = _new_loop(lm, lmodel, trace, cfg, scales, loop_mode)
         with single_threaded_blas(), torch.inference_mode(), loop.installed():
             loop.start_pass("summarization", 0, 0)
             out = lm.model(input_ids=torch.as_tensor(ids[None, :]), output_hidden_states=True)
             loop.end_pass()
-        alive: np.ndarray | None = None
-        if loop.builder is not None:
-            alive = loop.builder.state.alive_tok.copy()
-            fr = functional_result(loop.builder, cfg, source=f"accuracy:{req.model}:sentence{i}")
-        else:
-            from spatten_sim.algo.functional import run_functional
-
-            fr = run_functional(trace, cfg, scales=scales, fidelity=False)
+        alive = None if loop.builder is None else loop.builder.state.alive_tok.copy()
+        fr = _loop_result(loop, cfg, scales, f"accuracy:{req.model}:sentence{i}")
         exit_emb, surv_emb = _exit_pool(out.hidden_states, alive)
         pruned.append(surv_emb)
         early.append(exit_emb)
