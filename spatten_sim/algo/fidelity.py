@@ -29,7 +29,14 @@ from numba import njit, prange
 from spatten_sim.algo.quant import PARALLEL_MIN_ELEMENTS
 from spatten_sim.trace import Trace
 
-__all__ = ["FidelityAccumulator", "dense_probabilities", "spearman", "topk_overlap"]
+__all__ = [
+    "DenseRows",
+    "FidelityAccumulator",
+    "dense_probabilities",
+    "dense_rows",
+    "spearman",
+    "topk_overlap",
+]
 
 
 @njit(cache=True)
@@ -95,6 +102,73 @@ def dense_probabilities(
     )
     kernel(flat, np.tile(lengths, h))
     return flat.reshape(h, nq, n_ctx)
+
+
+#: query rows per block of the dense reference's products (:func:`dense_rows`)
+_ROW_BLOCK = 128
+
+
+@dataclass(frozen=True, eq=False)
+class DenseRows:
+    """The dense reference for a block of query rows ``start .. stop - 1`` of one layer,
+    computed from the trace alone (no hardware decision enters it): a prompt token's query
+    (summarization) sees the prompt (its causal prefix when the trace is causal), a generated
+    token ``t``'s query sees tokens ``0 .. t``."""
+
+    start: int
+    #: float32 ``[H, rows, d]``: the dense attention output of each row's query
+    out: np.ndarray
+    #: float64: the probabilities summed over the heads per key, ``[rows, keys]`` per row, or
+    #: ``[keys]`` also summed over the rows (``summed``); ``keys`` = the widest row's context
+    importance: np.ndarray
+
+
+def dense_rows(trace: Trace, layer: int, start: int, stop: int, summed: bool) -> DenseRows:
+    """:class:`DenseRows` of query rows ``start .. stop - 1`` of ``layer`` (rows of the prompt
+    and rows of generated tokens are not mixed), float32 as :func:`dense_probabilities`, one
+    head at a time so that memory stays at one head's ``[rows, keys]`` scores."""
+    m = trace.meta
+    P, H, g = m.prompt_tokens, m.n_heads, trace.group_size
+    if start < P < stop:
+        raise ValueError("a block of dense rows is all prompt or all generated tokens")
+    rows = np.arange(start, stop, dtype=np.int64)
+    if stop <= P:  # summarization
+        lengths = np.minimum(rows + 1, P) if m.causal else np.full(rows.size, P, np.int64)
+        n_keys = P
+    else:  # generation: a generated token's query sees itself and every token before
+        lengths = rows + 1
+        n_keys = stop
+    scale = np.float32(m.softmax_scale)
+    bias = trace.layer_bias(layer)
+    out = np.empty((H, rows.size, m.head_dim), dtype=np.float32)
+    imp = np.zeros(n_keys if summed else (rows.size, n_keys), dtype=np.float64)
+    # blocks of rows against the keys their last row sees (a causal pass skips the masked
+    # upper triangle); a row's keys beyond its length are masked (probability 0) either way
+    blocks = [(r0, min(rows.size, r0 + _ROW_BLOCK)) for r0 in range(0, rows.size, _ROW_BLOCK)]
+    k32 = v32 = np.zeros((0, 0), dtype=np.float32)
+    for h in range(H):
+        if h % g == 0:
+            k32 = trace.k[layer][h // g, :n_keys].astype(np.float32)
+            v32 = trace.v[layer][h // g, :n_keys].astype(np.float32)
+        q32 = trace.q[layer][h, start:stop].astype(np.float32)
+        for r0, r1 in blocks:
+            nk = int(lengths[r1 - 1])
+            s = np.matmul(q32[r0:r1], k32[:nk].T)
+            s *= scale
+            if bias is not None:
+                s += bias[h, start + r0 : start + r1, :nk]
+            kernel = (
+                _softmax_rows_inplace_parallel
+                if s.size >= PARALLEL_MIN_ELEMENTS
+                else _softmax_rows_inplace
+            )
+            kernel(s, lengths[r0:r1])
+            out[h, r0:r1] = np.matmul(s, v32[:nk])
+            if summed:
+                imp[:nk] += s.sum(axis=0, dtype=np.float64)
+            else:
+                imp[r0:r1, :nk] += s
+    return DenseRows(start, out, imp)
 
 
 def heads_float32(kv: np.ndarray, group: int) -> np.ndarray:

@@ -67,13 +67,19 @@ from spatten_sim.algo import schedule as sched
 from spatten_sim.algo import token_policy
 from spatten_sim.algo.blas import single_threaded_blas
 from spatten_sim.algo.fidelity import (
+    DenseRows,
     FidelityAccumulator,
-    dense_probabilities,
-    heads_float32,
+    dense_rows,
     spearman,
     topk_overlap,
 )
-from spatten_sim.algo.quant import PARALLEL_MIN_ELEMENTS, QuantSpec, quantize, softmax_fixed
+from spatten_sim.algo.quant import (
+    PARALLEL_MIN_ELEMENTS,
+    QuantSpec,
+    probability_code_sums,
+    quantize,
+    softmax_fixed,
+)
 from spatten_sim.algo.topk import topk_rows_detail
 from spatten_sim.config import HwConfig
 from spatten_sim.trace import Trace
@@ -98,6 +104,8 @@ __all__ = [
 ]
 
 _EMPTY = np.zeros(0, dtype=np.int32)
+#: generation iterations whose dense fidelity reference is computed together, per layer
+_DENSE_BLOCK = 64
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,7 +280,13 @@ def _msb(code: np.ndarray, lsb: int) -> np.ndarray:
 _F32_EXACT = 1 << 24
 
 
-def exact_int_matmul(a: np.ndarray, b: np.ndarray, shift: int = 0) -> np.ndarray:
+#: rows per block when a causal product skips the keys its rows do not see
+_CAUSAL_BLOCK = 128
+
+
+def exact_int_matmul(
+    a: np.ndarray, b: np.ndarray, shift: int = 0, prefix: np.ndarray | None = None
+) -> np.ndarray:
     """``(a @ b.T) * 2**shift`` as float64 for integer codes ``a`` ``[..., n, d]`` and ``b``
     ``[m, d]``, bit-identical to the float64 product.
 
@@ -280,12 +294,26 @@ def exact_int_matmul(a: np.ndarray, b: np.ndarray, shift: int = 0) -> np.ndarray
     represents exactly, whatever order BLAS adds them in, so the product runs in float32 (twice
     the speed) and is converted; otherwise in float64 (exact below 2**53). ``shift`` scales by a
     power of two (exact): MSB codes are passed shifted down so that their bound is small.
+
+    ``prefix`` (non-decreasing, one per row of ``a``: a causal pass) says row ``i`` needs only
+    columns ``0 .. prefix[i] - 1``: the rows are then multiplied in blocks against the columns
+    the block's last row sees, and the columns a row does not see are 0. The sums are exact
+    whatever their order, so each computed entry is the same as in the whole product.
     """
     d = a.shape[-1]
     amax = int(np.abs(a).max()) if a.size else 0
     bmax = int(np.abs(b).max()) if b.size else 0
     dt = np.float32 if amax * bmax * d < _F32_EXACT else np.float64
-    out = np.matmul(a.astype(dt), b.astype(dt).T).astype(np.float64, copy=False)
+    a_t, b_t = a.astype(dt), b.astype(dt)
+    n, m = a.shape[-2], b.shape[0]
+    if prefix is None or n <= _CAUSAL_BLOCK:
+        out = np.matmul(a_t, b_t.T).astype(np.float64, copy=False)
+    else:
+        out = np.zeros((*a.shape[:-1], m), dtype=np.float64)
+        for r0 in range(0, n, _CAUSAL_BLOCK):
+            r1 = min(n, r0 + _CAUSAL_BLOCK)
+            c1 = int(prefix[r1 - 1])
+            out[..., r0:r1, :c1] = np.matmul(a_t[..., r0:r1, :], b_t[:c1].T)
     if shift:
         out *= float(2**shift)
     return out
@@ -320,6 +348,7 @@ def _attend_group(
     b, nq, _ = q_code.shape
     nk = k_code.shape[0]
     wb = pol.word_bits
+    prefix = kpq if causal_prefix else None  # row i sees keys 0 .. kpq[i] - 1
     lengths = np.broadcast_to(kpq[None, :], (b, nq)).reshape(-1)
     fac_rows = np.repeat(factor, nq)
     bias_rows = bias.reshape(b * nq, nk) if bias is not None else None
@@ -327,7 +356,7 @@ def _attend_group(
         lq, lk = pol.q.lsb_bits, pol.k.lsb_bits
         qm = np.right_shift(q_code, lq) if lq else q_code
         km = np.right_shift(k_code, lk) if lk else k_code
-        s = exact_int_matmul(qm, km, lq + lk).reshape(b * nq, nk)
+        s = exact_int_matmul(qm, km, lq + lk, prefix).reshape(b * nq, nk)
         probs, rowmax = softmax_fixed(s, fac_rows, bias_rows, lengths, wb)
         req_rows = rowmax < pol.threshold
         if req_rows.any():
@@ -337,7 +366,7 @@ def _attend_group(
             probs[ri] = softmax_fixed(s2, fac_rows[ri], b2, lengths[ri], wb)[0]
         requant = req_rows.reshape(b, nq)
     else:
-        s = exact_int_matmul(q_code, k_code).reshape(b * nq, nk)
+        s = exact_int_matmul(q_code, k_code, 0, prefix).reshape(b * nq, nk)
         probs = softmax_fixed(s, fac_rows, bias_rows, lengths, wb)[0]
         requant = np.zeros((b, nq), dtype=bool)
     probs = probs.reshape(b, nq, nk)
@@ -428,8 +457,8 @@ class FunctionalBuilder:
         self.state.alive_tok[:, : m.prompt_tokens] = True
         self.layers: list[dict] = []
         self.fid = FidelityAccumulator()
-        #: per layer, float32 K and V repeated per query head (the dense reference's inputs)
-        self._kv32: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        #: per layer, the dense fidelity reference of the current block of generation rows
+        self._dense: dict[int, DenseRows] = {}
         self.data: list[_LayerData] = []
         self.outputs: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] | None = (
             {} if keep_outputs else None
@@ -564,7 +593,6 @@ class FunctionalBuilder:
         out_hw = np.zeros((H, nq, d))
         heads: list[HeadJob] = []
         tok_imp = np.zeros(nk)  #: integer probability codes (exact in float64 below 2**53)
-        levels = float((1 << pol.word_bits) - 1)
         for kv in range(m.n_kv_heads):
             hs = [h for h in range(kv * g, (kv + 1) * g) if heads_alive[h]]
             if not hs:
@@ -572,7 +600,7 @@ class FunctionalBuilder:
             hs_a = np.array(hs)
             q_code = data.q_code[hs_a[:, None], query_ids[None, :]]
             factor = data.q_scale[hs_a] * data.k_scale[kv] * m.softmax_scale
-            bias = bias_l[hs_a][:, query_ids][:, :, key_ids] if bias_l is not None else None
+            bias = bias_l[np.ix_(hs_a, query_ids, key_ids)] if bias_l is not None else None
             res = _attend_group(
                 pol,
                 self.eng,
@@ -591,7 +619,11 @@ class FunctionalBuilder:
             # the importance accumulators add the probabilities' integer codes (code/levels on
             # the word_bits grid): exact, so tokens of equal importance tie exactly and the
             # top-k engine's own rule (earliest in the stream) breaks the tie, not float noise
-            tok_imp += np.rint(res.probs.astype(np.float64) * levels).sum(axis=(0, 1))
+            tok_imp += probability_code_sums(
+                res.probs.reshape(-1, nk),
+                np.broadcast_to(kpq[None, :], (len(hs), nq)).reshape(-1),
+                pol.word_bits,
+            )
             st.s_head[hs_a] += np.abs(res.out).sum(axis=(1, 2))
             heads += self._head_jobs(
                 stage, iteration, layer, kv, hs, res, query_ids, key_ids, kpq, bits, progressive
@@ -699,22 +731,26 @@ class FunctionalBuilder:
         out_hw: np.ndarray,
         n_ctx: int,
     ) -> None:
-        trace, st = self.trace, self.state
-        # dense reference: every head; in summarization every token of the prompt is a query
-        # (for the dense cumulative importance), the surviving ones are compared
-        all_q = query_ids if stage == "generation" else np.arange(n_ctx, dtype=np.int32)
-        kv = self._kv32.get(layer)
-        if kv is None:  # float32 K and V per query head, converted once per layer
-            kv = self._kv32[layer] = (
-                heads_float32(trace.k[layer], self.group),
-                heads_float32(trace.v[layer], self.group),
-            )
-        dense_all = dense_probabilities(trace, layer, all_q, n_ctx, kv[0])  # [H, n_all, n_ctx]
-        ref_p = dense_all if stage == "generation" else dense_all[:, query_ids]
-        ref_out = np.matmul(ref_p, kv[1][:, :n_ctx])
+        st, P = self.state, self.m.prompt_tokens
+        # the dense reference (algo/fidelity.py): every head; in summarization every prompt
+        # token is a query (for the dense cumulative importance), the surviving ones are
+        # compared; generation rows are computed a block of iterations at a time per layer
+        if stage == "generation":
+            ref = self._dense.get(layer)
+            row = int(query_ids[0])
+            if ref is None or not ref.start <= row < ref.start + ref.out.shape[1]:
+                stop = min(row + _DENSE_BLOCK, self.m.tokens)
+                ref = self._dense[layer] = dense_rows(self.trace, layer, row, stop, False)
+            i = row - ref.start
+            ref_out = ref.out[:, i : i + 1]
+            add = ref.importance[i, :n_ctx]
+        else:
+            ref = dense_rows(self.trace, layer, 0, P, True)
+            ref_out = ref.out[:, query_ids]
+            add = ref.importance
         self.fid.add_output(stage, layer, out_hw, ref_out)
         before = st.d_tok.copy()
-        st.d_tok[:n_ctx] += dense_all.sum(axis=(0, 1), dtype=np.float64)
+        st.d_tok[:n_ctx] += add
         cand = np.arange(n_ctx)
         ov = topk_overlap(key_ids, before, cand)
         rho = spearman(st.s_tok[:n_ctx], st.d_tok[:n_ctx])
@@ -732,6 +768,8 @@ class FunctionalBuilder:
         (fixed scales: :meth:`quantize_all` must have run, with scales given)."""
         if self.scales is None:
             raise ValueError("rows can be quantized one at a time only with calibrated scales")
+        if self.with_fidelity:  # its dense reference reads blocks of rows ahead (_fidelity)
+            raise ValueError("rows can be quantized one at a time only without fidelity")
         _quantize_rows(self.trace, layer, self.pol, self.data[layer], rows)
 
     def run(self) -> None:

@@ -48,6 +48,7 @@ __all__ = [
     "FixedPoint",
     "QuantSpec",
     "msb_error_bound",
+    "probability_code_sums",
     "quantize",
     "quantize_probabilities",
     "softmax_fixed",
@@ -229,3 +230,26 @@ def softmax_fixed(
         rowmax,
     )
     return out, rowmax
+
+
+@njit(cache=True)
+def _code_sums(probs, lengths, levels, out):
+    for r in range(probs.shape[0]):
+        for j in range(lengths[r]):
+            out[j] += np.rint(np.float64(probs[r, j]) * levels)
+
+
+def probability_code_sums(probs: np.ndarray, lengths: np.ndarray, word_bits: int) -> np.ndarray:
+    """Per key, the sum of the probabilities' integer codes on the ``word_bits`` grid over the
+    rows of ``probs`` ``[rows, keys]`` (row ``r`` holds probabilities up to ``lengths[r]``, 0
+    after): what the token-importance accumulator adds, float64. Every term and partial sum
+    is an integer below 2**53, so the sum is exact in any order: equal to
+    ``np.rint(probs * levels).sum(axis=0)``."""
+    out = np.zeros(probs.shape[1], dtype=np.float64)
+    _code_sums(
+        np.ascontiguousarray(probs),
+        np.ascontiguousarray(lengths, dtype=np.int64),
+        float((1 << word_bits) - 1),
+        out,
+    )
+    return out

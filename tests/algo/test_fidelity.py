@@ -8,6 +8,7 @@ import pytest
 from spatten_sim.algo.fidelity import (
     FidelityAccumulator,
     dense_probabilities,
+    dense_rows,
     spearman,
     topk_overlap,
 )
@@ -42,6 +43,42 @@ def test_dense_probabilities_match_trace(causal):
     p = dense_probabilities(tr, 1, qids, 20)
     np.testing.assert_allclose(p, ref[:, qids], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(p.sum(-1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_dense_rows_match_the_dense_probabilities(causal):
+    """The blocked dense reference (rows in blocks, each against the keys its last row sees)
+    against :func:`dense_probabilities` row by row: summarization rows see the prompt (their
+    causal prefix), generated rows see every token up to themselves; a prompt longer than one
+    block, and more generated rows than one block."""
+    P, G = 300, 140 if causal else 0
+    tr = synthetic_trace(
+        n_layers=1,
+        n_heads=4,
+        n_kv_heads=2,
+        head_dim=16,
+        tokens=P + G,
+        generated_tokens=G,
+        seed=3,
+        causal=causal,
+    )
+    v = np.repeat(tr.v[0].astype(np.float32), tr.group_size, axis=0)
+    p = dense_probabilities(tr, 0, np.arange(P, dtype=np.int32), P)
+    summ = dense_rows(tr, 0, 0, P, summed=True)
+    np.testing.assert_allclose(summ.out, p @ v[:, :P], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(summ.importance, p.sum(axis=(0, 1)), rtol=1e-5)
+    if not causal:
+        return
+    gen = dense_rows(tr, 0, P, P + G, summed=False)
+    assert gen.start == P and gen.importance.shape == (G, P + G)
+    for i in (0, 1, 127, 128, G - 1):
+        t = P + i
+        pt = dense_probabilities(tr, 0, np.array([t], dtype=np.int32), t + 1)
+        np.testing.assert_allclose(gen.out[:, i : i + 1], pt @ v[:, : t + 1], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(gen.importance[i, : t + 1], pt.sum(axis=(0, 1)), rtol=1e-5)
+        assert not gen.importance[i, t + 1 :].any()
+    with pytest.raises(ValueError, match="all prompt or all generated"):
+        dense_rows(tr, 0, P - 1, P + 1, summed=False)
 
 
 def test_accumulator_relative_error_and_summary():

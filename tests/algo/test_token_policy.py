@@ -406,12 +406,24 @@ def test_an_encoder_needs_in_summarization_for_a_kv_cache_kind():
 
 
 # ---------------------------------------------------------------------------------------------
-# the cascade is unchanged: the workload of every shipped preset on every shipped trace is the
-# one recorded before the policies existed (decisions, fetch lists, cycles, fidelity)
+# the cascade is unchanged: the decisions (kept tokens and heads, engine calls and cycles, fetch
+# lists) of every shipped preset on every shipped trace are the ones recorded before the policies
+# existed, bit for bit. The fidelity summary is held to 1e-4 relative, not bit for bit: its dense
+# reference is float32 BLAS, whose last bits differ between CPUs (AVX2 and AVX-512 kernels sum in
+# other orders) and with the reference's row blocking (algo/fidelity.py: dense_rows).
 GOLDEN = Path(__file__).with_name("data") / "cascade_workload_digests.json"
+FIDELITY_SUMMARY = (
+    "output_rel_error_mean",
+    "output_rel_error_max",
+    "importance_spearman_mean",
+    "importance_spearman_min",
+    "importance_topk_overlap_mean",
+    "importance_topk_overlap_min",
+)
 
 
 def workload_digest(wl) -> str:
+    """A digest of every decision of the workload (not its fidelity)."""
     h = hashlib.sha256()
     for lj in wl.layers:
         head = (lj.stage, lj.iteration, lj.layer, lj.tokens_kept, lj.tokens_total, lj.heads_kept)
@@ -435,13 +447,12 @@ def workload_digest(wl) -> str:
                 h.update(f.encode())
                 h.update(str(a.dtype).encode())
                 h.update(a.tobytes())
-    h.update(json.dumps(wl.fidelity, sort_keys=True, default=float).encode())
     return h.hexdigest()[:32]
 
 
 def test_cascade_workloads_are_bit_identical_to_before():
     golden = json.loads(GOLDEN.read_text())
-    done: dict[tuple, str] = {}
+    done: dict[tuple, tuple[str, dict]] = {}
     traces = {}
     for key, want in golden.items():
         preset, trace_name = key.split("|")
@@ -454,8 +465,12 @@ def test_cascade_workloads_are_bit_identical_to_before():
                 path = find_input(trace_name)
                 assert path is not None
                 traces[trace_name] = load_trace(path)
-            done[sig] = workload_digest(build_workload(traces[trace_name], cfg))
-        assert done[sig] == want, key
+            wl = build_workload(traces[trace_name], cfg)
+            done[sig] = (workload_digest(wl), wl.fidelity)
+        digest, fid = done[sig]
+        assert digest == want["decisions"], key
+        for f in FIDELITY_SUMMARY:
+            assert fid[f] == pytest.approx(want["fidelity"][f], rel=1e-4, abs=1e-9), (key, f)
 
 
 # ---------------------------------------------------------------------------------------------
