@@ -23,14 +23,22 @@ from typing import Any
 import numpy as np
 
 from spatten_sim.hw.dram import controller as K
-from spatten_sim.hw.dram import controller_reference as KR
 from spatten_sim.hw.dram.config import DramConfig
 from spatten_sim.hw.dram.mapping import AddressMapper, decode_into
 from spatten_sim.hw.dram.timing import effective_timing
 
 #: the controller kernels: ``fast`` (production) and ``reference`` (the simple one it is tested
-#: against: same commands, same cycles, every slot scanned every tick)
-KERNELS = {"fast": K.simulate, "reference": KR.simulate}
+#: against: same commands, same cycles, every slot scanned every tick; imported when used)
+KERNELS = ("fast", "reference")
+
+
+def _kernel(name: str) -> Any:
+    if name == "reference":
+        from spatten_sim.hw.dram import controller_reference as KR
+
+        return KR.simulate
+    return K.simulate
+
 
 HIST_BINS = 16384  #: latency histogram: 1-cycle bins (memory clock), last bin = overflow
 
@@ -85,7 +93,7 @@ class DramMemory:
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
         self.kernel = kernel
-        self._simulate = KERNELS[kernel]
+        self._simulate = _kernel(kernel)
         #: a :class:`~.stream.StreamRecorder` that sees every batch, or None
         self.recorder: Any = None
         self.kernel_cpu_seconds = 0.0  #: CPU time spent in the controller kernel (for the bench)
@@ -171,6 +179,15 @@ class DramMemory:
             arrival_mem = np.ceil(arrival * self.clock_ratio - 1e-9).astype(np.int64)
         else:
             arrival_mem = arrival
+        times = self.run_batch(addresses, arrival_mem, is_write, self._frontend_for(crossbar))
+        if self.clock_ratio != 1.0:
+            done = np.ceil(times.done / self.clock_ratio - 1e-9).astype(np.int64)
+            return np.maximum(done, arrival)
+        return times.done
+
+    def _frontend_for(self, crossbar: Any) -> FrontendLimits:
+        """The :class:`FrontendLimits` of ``crossbar`` (None: the plain memory interface), made
+        on first use and kept (the one object per crossbar that ``_params`` is set from)."""
         fe = self._frontends.get(crossbar)
         if fe is None:
             fe = self._frontends[crossbar] = (
@@ -182,11 +199,7 @@ class DramMemory:
                     per_channel_per_cycle=int(crossbar.requests_per_channel_per_cycle),
                 )
             )
-        times = self.run_batch(addresses, arrival_mem, is_write, fe)
-        if self.clock_ratio != 1.0:
-            done = np.ceil(times.done / self.clock_ratio - 1e-9).astype(np.int64)
-            return np.maximum(done, arrival)
-        return times.done
+        return fe
 
     def run_batch(
         self,
@@ -276,9 +289,7 @@ class DramMemory:
         After the call the caller reports it with :meth:`fused_done`."""
         if self.kernel != "fast" or self.recorder is not None or self.clock_ratio != 1.0:
             return None
-        fe = self._frontends.get(crossbar)
-        if fe is None:
-            return None  # first batch with these limits: :meth:`access` makes the frontend
+        fe = self._frontend_for(crossbar)  # the first batch too: the same frontend as access
         if fe is not self._frontend:
             p = self._params
             p[K.P_IN_ORDER] = 1 if fe.in_order else 0
