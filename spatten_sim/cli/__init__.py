@@ -66,10 +66,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, line + "\n")
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The whole command line; with ``command`` (a subcommand about to run) only that
-    subcommand declares its options (the others are listed, as in ``--help``, but their
-    ``add_arguments`` -- which may import things, e.g. ``bench``'s case list -- is skipped)."""
+def build_parser() -> argparse.ArgumentParser:
     from spatten_sim import __version__
 
     parser = _Parser(
@@ -89,16 +86,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             description=getattr(mod, "DESCRIPTION", mod.HELP),  # type: ignore[attr-defined]
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        if command is None or name == command:
-            mod.add_arguments(p)  # type: ignore[attr-defined]
+        mod.add_arguments(p)  # type: ignore[attr-defined]
         p.set_defaults(_run=mod.run)  # type: ignore[attr-defined]
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    words = sys.argv[1:] if argv is None else argv
-    command = words[0] if words and words[0] in COMMANDS else None
-    parser = build_parser(command)
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
