@@ -70,6 +70,13 @@ def _softmax_rows_inplace_parallel(s, lengths):
         _softmax_row_inplace(s, lengths, r)
 
 
+def _softmax_inplace(s: np.ndarray, lengths: np.ndarray) -> None:
+    """Row ``r`` of float32 ``s`` becomes the softmax of its first ``lengths[r]`` entries (0
+    after); Numba's threads for large inputs (rows are independent: the same result)."""
+    big = s.size >= PARALLEL_MIN_ELEMENTS
+    (_softmax_rows_inplace_parallel if big else _softmax_rows_inplace)(s, lengths)
+
+
 def dense_probabilities(
     trace: Trace, layer: int, qids: np.ndarray, n_ctx: int, k_heads: np.ndarray | None = None
 ) -> np.ndarray:
@@ -95,12 +102,7 @@ def dense_probabilities(
     else:
         lengths = np.full(nq, n_ctx, dtype=np.int64)
     flat = np.ascontiguousarray(s.reshape(h * nq, n_ctx))
-    kernel = (
-        _softmax_rows_inplace_parallel
-        if flat.size >= PARALLEL_MIN_ELEMENTS
-        else _softmax_rows_inplace
-    )
-    kernel(flat, np.tile(lengths, h))
+    _softmax_inplace(flat, np.tile(lengths, h))
     return flat.reshape(h, nq, n_ctx)
 
 
@@ -157,12 +159,7 @@ def dense_rows(trace: Trace, layer: int, start: int, stop: int, summed: bool) ->
             s *= scale
             if bias is not None:
                 s += bias[h, start + r0 : start + r1, :nk]
-            kernel = (
-                _softmax_rows_inplace_parallel
-                if s.size >= PARALLEL_MIN_ELEMENTS
-                else _softmax_rows_inplace
-            )
-            kernel(s, lengths[r0:r1])
+            _softmax_inplace(s, lengths[r0:r1])
             out[h, r0:r1] = np.matmul(s, v32[:nk])
             if summed:
                 imp[:nk] += s.sum(axis=0, dtype=np.float64)

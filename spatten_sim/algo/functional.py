@@ -297,8 +297,9 @@ def exact_int_matmul(
 
     ``prefix`` (non-decreasing, one per row of ``a``: a causal pass) says row ``i`` needs only
     columns ``0 .. prefix[i] - 1``: the rows are then multiplied in blocks against the columns
-    the block's last row sees, and the columns a row does not see are 0. The sums are exact
-    whatever their order, so each computed entry is the same as in the whole product.
+    the block's last row sees; an entry a row does not see holds 0 or the product (the softmax
+    reads only the seen ones). The sums are exact whatever their order, so each computed entry
+    is the same as in the whole product.
     """
     d = a.shape[-1]
     amax = int(np.abs(a).max()) if a.size else 0
