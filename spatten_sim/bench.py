@@ -91,7 +91,7 @@ def _made_trace(key: str, progress: Callable[[str], None]) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         progress(f"making the MPNet 512-token trace: {out}")
         cmd = [sys.executable, "-c",
-               "import sys; from spatten_sim.cli import main; sys.exit(main(sys.argv[1:]))",
+               "import sys; from spatten_sim.cli import console; sys.exit(console(sys.argv[1:]))",
                "trace", "--model", "mpnet", "--text", "wiki", "--sample", "0", "--tokens", "512",
                "--no-progress", "-o", str(out)]  # fmt: skip
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)

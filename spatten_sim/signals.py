@@ -10,6 +10,12 @@ outlive the process that started them.
   kills the worker when its parent dies, whatever killed the parent (``PR_SET_PDEATHSIG``, even
   after a SIGKILL); elsewhere, and as a second line of defence, a thread polls the parent's pid.
   Workers ignore SIGINT: the parent decides what Ctrl-C does.
+* :func:`exit_at_once_on_signal` (used by the ``spatten-sim`` process once its command has
+  returned): a signal that arrives while the interpreter shuts down (which can take a while with
+  Numba's thread pool loaded) ends the process at once with ``128 + signal`` and one line on
+  stderr, instead of Python's default (a SIGTERM kill, or a KeyboardInterrupt in the middle of
+  finalization). Only for a process's entry point: a caller that runs commands in-process (a
+  sweep worker, a test) keeps its own handlers.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 #: signals handled like Ctrl-C
@@ -50,20 +56,44 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def handling_termination() -> Iterator[None]:
-    """Within the block, SIGTERM/SIGHUP raise :class:`Terminated` (main thread only; elsewhere
-    a no-op). The previous handlers are restored on the way out."""
+    """Within the block, SIGTERM/SIGHUP raise :class:`Terminated` and SIGINT raises
+    :class:`KeyboardInterrupt` (Python's own handler), unless the signal is ignored (main thread
+    only; elsewhere a no-op). The previous handlers are restored on the way out."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = {s: signal.getsignal(s) for s in TERMINATING}
-    for s in TERMINATING:
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, *TERMINATING)}
+    for s in old:
         if old[s] is not signal.SIG_IGN:  # nohup-style ignoring is the user's choice: keep it
-            signal.signal(s, _raise_terminated)
+            handler = signal.default_int_handler if s == signal.SIGINT else _raise_terminated
+            signal.signal(s, handler)
     try:
         yield
     finally:
         for s, h in old.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)
+
+
+def exit_at_once_on_signal(say: Callable[[str], None]) -> None:
+    """From now on SIGINT, SIGTERM and SIGHUP flush stdout and stderr, print one line through
+    ``say`` and end the process with ``os._exit(128 + signal)``: the command has already
+    finished and closed its files, so there is nothing left to clean up. Main thread only (a
+    no-op elsewhere); a signal the user ignores (``nohup``) stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def _exit_now(signum: int, frame: FrameType | None) -> None:
+        try:
+            say(f"{signal.Signals(signum).name} while exiting (the command had finished)")
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+        finally:
+            os._exit(128 + signum)
+
+    for s in (signal.SIGINT, *TERMINATING):
+        if signal.getsignal(s) is not signal.SIG_IGN:
+            signal.signal(s, _exit_now)
 
 
 def _set_parent_death_signal() -> bool:

@@ -191,3 +191,35 @@ if __name__ == "__main__":
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait(timeout=10)
     assert not _wait_gone(kids, 10), "a worker survived its parent's SIGKILL"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_signal_during_shutdown_exits_with_its_status_and_one_line(sig: int) -> None:
+    """A signal that lands after the command returned, while the interpreter shuts down, still
+    ends the process with 128 + signal and one ``spatten-sim COMMAND:`` line (Python's default
+    would be a bare SIGTERM kill, or a KeyboardInterrupt in the middle of finalization)."""
+    code = (
+        "import os, signal, sys, time\n"
+        "from spatten_sim.cli import console\n"
+        "status = console(['presets'])\n"
+        "assert status == 0, status\n"
+        f"os.kill(os.getpid(), {int(sig)})\n"
+        "time.sleep(5)\n"
+        "sys.exit(status)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == EXIT[sig], res.stderr
+    assert "Traceback" not in res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("spatten-sim presets: ") and "while exiting" in last, res.stderr
+    assert res.stdout.strip(), "what the command printed before the signal is kept"
+
+
+def test_signal_handlers_are_restored_for_in_process_callers() -> None:
+    """``main`` (run in-process by sweep workers and tests) leaves the caller's handlers as it
+    found them."""
+    from spatten_sim.cli import main
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    assert main(["presets"]) == 0
+    assert {s: signal.getsignal(s) for s in before} == before

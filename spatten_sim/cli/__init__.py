@@ -92,21 +92,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
-        parser.print_help()
-        return 2
+    """Parse ``argv`` and run the command in this process; return its exit status. SIGTERM and
+    SIGHUP end it like Ctrl-C does (clean-up, one line on stderr, ``128 + signal``) from the
+    moment it is called, argument parsing included."""
     from spatten_sim.limits import cap_message
     from spatten_sim.signals import Terminated, handling_termination
 
-    cmd = args.command
+    name = ["spatten-sim"]
 
     def say(text: str) -> None:
-        print(cap_message(f"spatten-sim {cmd}: {text}"), file=sys.stderr)
+        print(cap_message(f"{' '.join(name)}: {text}"), file=sys.stderr)
 
     try:
         with handling_termination():
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if not getattr(args, "_run", None):
+                parser.print_help()
+                return 2
+            name.append(args.command)
             return int(args._run(args) or 0)
     except SpattenError as exc:
         say(f"error: {exc}")
@@ -133,6 +137,21 @@ def main(argv: list[str] | None = None) -> int:
         return _internal(say, exc)
 
 
+def console(argv: list[str] | None = None) -> int:
+    """The ``spatten-sim`` process (the console script and ``python -m spatten_sim``): run
+    :func:`main`, then let a signal that arrives during the interpreter's shut-down end the
+    process at once with ``128 + signal`` (the command's outputs are already complete)."""
+    from spatten_sim.limits import cap_message
+    from spatten_sim.signals import exit_at_once_on_signal
+
+    command = next((a for a in (sys.argv[1:] if argv is None else argv) if a in COMMANDS), "")
+    prog = f"spatten-sim {command}".rstrip()
+    # installed first, so no moment is left uncovered: main() puts its own handlers in place
+    # for the command and restores these when it returns
+    exit_at_once_on_signal(lambda text: print(cap_message(f"{prog}: {text}"), file=sys.stderr))
+    return main(argv)
+
+
 def _internal(say, exc: BaseException) -> int:
     if os.environ.get("SPATTEN_SIM_DEBUG"):
         traceback.print_exc()
@@ -144,4 +163,4 @@ def _internal(say, exc: BaseException) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(console())

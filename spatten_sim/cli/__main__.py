@@ -2,6 +2,6 @@
 
 import sys
 
-from spatten_sim.cli import main
+from spatten_sim.cli import console
 
-sys.exit(main())
+sys.exit(console())

@@ -125,7 +125,7 @@ def full_decoder_trace(progress: Callable[[str], None]) -> tuple[Path | None, st
     cmd = [
         sys.executable,
         "-c",
-        "import sys; from spatten_sim.cli import main; sys.exit(main(sys.argv[1:]))",
+        "import sys; from spatten_sim.cli import console; sys.exit(console(sys.argv[1:]))",
         "trace",
         "--model",
         "smollm2",

@@ -69,7 +69,7 @@ def test_killed_sweep_loses_nothing_and_never_writes_a_partial_row(write_space, 
     values = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]
     sp = write_space({"axes": {"topk.comparators": values}})
     out = tmp_path / "out"
-    cli = "import sys; from spatten_sim.cli import main; sys.exit(main())"
+    cli = "import sys; from spatten_sim.cli import console; sys.exit(console())"
     cmd = [sys.executable, "-c", cli, "sweep", str(sp), "-o", str(out), "-j", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     pts = out / "points"
