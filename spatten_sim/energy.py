@@ -285,7 +285,9 @@ def load_energy_table(name_or_path: str) -> EnergyTable:
         path = TABLE_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         raise ConfigError(f"energy.table: file not found: {name_or_path}")
-    return _parse_table(read_yaml(path, ConfigError, prefix="energy.table: "), str(path))
+    shipped = path.resolve().parent == TABLE_DIR.resolve()  # a table of the package
+    data = read_yaml(path, ConfigError, prefix="energy.table: ", shipped=shipped)
+    return _parse_table(data, str(path))
 
 
 def _parse_table(data: Any, path: str) -> EnergyTable:

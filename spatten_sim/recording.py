@@ -23,14 +23,16 @@ and energy of a run are the same with and without recording.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from spatten_sim.errors import SpattenError
 from spatten_sim.hw.memory import MemoryModel
-from spatten_sim.pruning_map import PruningMap, pruning_map
 from spatten_sim.workload import Workload
+
+if TYPE_CHECKING:
+    from spatten_sim.pruning_map import PruningMap
 
 
 class DramBatchTap:
@@ -89,6 +91,8 @@ class RunRecorder:
         """Take what is asked for from ``workload`` and hook into ``memory``; returns the memory
         model the timing phase must use (``memory`` itself, or a tap around it)."""
         if self.want_pruning:
+            from spatten_sim.pruning_map import pruning_map
+
             self.pruning = pruning_map(workload, input_kind)
         if self.want_stream:
             from spatten_sim.hw.dram.stream import StreamRecorder

@@ -66,7 +66,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, line + "\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``command`` (a subcommand about to run) only that
+    subcommand declares its options (the others are listed, as in ``--help``, but their
+    ``add_arguments`` -- which may import things, e.g. ``bench``'s case list -- is skipped)."""
     from spatten_sim import __version__
 
     parser = _Parser(
@@ -86,9 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
             description=getattr(mod, "DESCRIPTION", mod.HELP),  # type: ignore[attr-defined]
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        mod.add_arguments(p)  # type: ignore[attr-defined]
+        if command is None or name == command:
+            mod.add_arguments(p)  # type: ignore[attr-defined]
         p.set_defaults(_run=mod.run)  # type: ignore[attr-defined]
     return parser
+
+
+def _command_word(argv: list[str] | None) -> str | None:
+    """The subcommand the command line names (its first word, if that is one), else None."""
+    words = sys.argv[1:] if argv is None else argv
+    return words[0] if words and words[0] in COMMANDS else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,19 +108,19 @@ def main(argv: list[str] | None = None) -> int:
     from spatten_sim.limits import cap_message
     from spatten_sim.signals import Terminated, handling_termination
 
-    name = ["spatten-sim"]
+    command = _command_word(argv)
+    prog = f"spatten-sim {command}" if command else "spatten-sim"
 
     def say(text: str) -> None:
-        print(cap_message(f"{' '.join(name)}: {text}"), file=sys.stderr)
+        print(cap_message(f"{prog}: {text}"), file=sys.stderr)
 
     try:
         with handling_termination():
-            parser = build_parser()
+            parser = build_parser(command)
             args = parser.parse_args(argv)
             if not getattr(args, "_run", None):
                 parser.print_help()
                 return 2
-            name.append(args.command)
             return int(args._run(args) or 0)
     except SpattenError as exc:
         say(f"error: {exc}")
@@ -144,8 +154,8 @@ def console(argv: list[str] | None = None) -> int:
     from spatten_sim.limits import cap_message
     from spatten_sim.signals import exit_at_once_on_signal
 
-    command = next((a for a in (sys.argv[1:] if argv is None else argv) if a in COMMANDS), "")
-    prog = f"spatten-sim {command}".rstrip()
+    command = _command_word(argv)
+    prog = f"spatten-sim {command}" if command else "spatten-sim"
     # installed first, so no moment is left uncovered: main() puts its own handlers in place
     # for the command and restores these when it returns
     exit_at_once_on_signal(lambda text: print(cap_message(f"{prog}: {text}"), file=sys.stderr))

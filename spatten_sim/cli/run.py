@@ -88,9 +88,7 @@ def _check_writable(args: argparse.Namespace) -> None:
         ensure_writable_file(args.json, f"--json {args.json}")
 
 
-def _write_outputs(
-    args: argparse.Namespace, report, config_yaml: str, progress, recorder=None
-) -> None:
+def _write_outputs(args: argparse.Namespace, report, cfg, progress, recorder=None) -> None:
     """The run folder (``-o``: its ``config.yaml`` is the fully resolved configuration) and the
     ``--json`` file (it embeds that configuration as ``provenance.config``; nothing beside it).
     What ``recorder`` kept (pruning.npz, timeline.json, the DRAM trace) is written first."""
@@ -106,7 +104,9 @@ def _write_outputs(
         ):
             progress(f"wrote {line}")
     if args.output:
-        out = report.write_dir(args.output, config_yaml)
+        from spatten_sim.provenance import resolved_yaml
+
+        out = report.write_dir(args.output, resolved_yaml(cfg))
         progress(f"wrote {out / 'report.json'}, {out / 'config.yaml'}, {out / 'layers.csv'}")
     if args.json and args.json != "-":
         from spatten_sim.files import atomic_write
@@ -117,7 +117,6 @@ def _write_outputs(
 def run(args: argparse.Namespace) -> int:
     from spatten_sim.config import load_config
     from spatten_sim.pipeline import simulate
-    from spatten_sim.provenance import resolved_yaml
     from spatten_sim.recording import check_dram_trace, recorder_for
 
     cfg = load_config(args.hw, args.sets)
@@ -141,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         recorder=recorder,
     )
     try:
-        _write_outputs(args, report, resolved_yaml(cfg), progress, recorder)
+        _write_outputs(args, report, cfg, progress, recorder)
     except OSError as exc:
         # the simulation is done: never lose it; the report goes to stdout instead
         sys.stdout.write(report.to_json() + "\n")

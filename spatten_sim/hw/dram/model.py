@@ -23,14 +23,22 @@ from typing import Any
 import numpy as np
 
 from spatten_sim.hw.dram import controller as K
-from spatten_sim.hw.dram import controller_reference as KR
 from spatten_sim.hw.dram.config import DramConfig
 from spatten_sim.hw.dram.mapping import AddressMapper, decode_into
 from spatten_sim.hw.dram.timing import effective_timing
 
 #: the controller kernels: ``fast`` (production) and ``reference`` (the simple one it is tested
-#: against: same commands, same cycles, every slot scanned every tick)
-KERNELS = {"fast": K.simulate, "reference": KR.simulate}
+#: against: same commands, same cycles, every slot scanned every tick; imported when used)
+KERNELS = ("fast", "reference")
+
+
+def _kernel(name: str) -> Any:
+    if name == "reference":
+        from spatten_sim.hw.dram import controller_reference as KR
+
+        return KR.simulate
+    return K.simulate
+
 
 HIST_BINS = 16384  #: latency histogram: 1-cycle bins (memory clock), last bin = overflow
 
@@ -85,7 +93,7 @@ class DramMemory:
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
         self.kernel = kernel
-        self._simulate = KERNELS[kernel]
+        self._simulate = _kernel(kernel)
         #: a :class:`~.stream.StreamRecorder` that sees every batch, or None
         self.recorder: Any = None
         self.kernel_cpu_seconds = 0.0  #: CPU time spent in the controller kernel (for the bench)
