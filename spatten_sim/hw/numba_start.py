@@ -12,6 +12,16 @@ afterwards the flag is set to what it would have been (``scipy.linalg`` can be f
 removes itself after that one import; a later ``np.dot`` in anyone's ``@njit`` code imports
 SciPy's BLAS then, as Numba always does (``ensure_blas`` at typing time). If SciPy's BLAS is
 already imported, or Numba already initialised, the hook does nothing.
+
+Loading a kernel of this package from Numba's on-disk cache does not register Numba's NumPy
+implementations either (:func:`_install_lazy_cache_load`). Numba's cache loader refreshes the
+target context first: it imports and installs every typing and lowering registry (0.15-0.25 s,
+the largest part of a short run's start-up), though rebuilding cached machine code needs only
+the runtime (NRT) that the code links against. For the kernels defined in ``spatten_sim``
+modules the loader initialises the NRT and loads; everything else in Numba is untouched, and
+any compilation (a cache miss, a new type signature, anyone's ``@njit`` code) still refreshes
+the contexts first, as Numba's compiler always does, so nothing it compiles can tell the
+difference.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import importlib.machinery
 import importlib.util
 import sys
 from types import ModuleType
+from typing import Any
 
 _TARGET = "numba.np.arraymath"
 _BLAS = "scipy.linalg.cython_blas"
@@ -75,8 +86,43 @@ def _remove() -> None:
         sys.meta_path.remove(_hook)
 
 
+#: the modules whose cached kernels load without a registry refresh (this package's)
+_OWN_PREFIX = __name__.split(".")[0] + "."
+
+
+def _install_lazy_cache_load() -> None:
+    """Numba's cache loader, for the kernels of this package's modules, without the refresh of
+    the typing and target contexts that only compilation needs (idempotent)."""
+    from numba.core import caching
+    from numba.core.runtime import rtsys
+
+    original = caching.Cache.load_overload
+    if getattr(original, "_spatten_lazy", False):
+        return
+    if not all(
+        hasattr(caching.Cache, a) for a in ("_load_overload", "_guard_against_spurious_io_errors")
+    ):
+        return  # a Numba whose loader is shaped differently: keep it as it is (slower start)
+
+    def load_overload(self: Any, sig: Any, target_context: Any) -> Any:
+        module = getattr(getattr(self, "_py_func", None), "__module__", None) or ""
+        if not module.startswith(_OWN_PREFIX):
+            return original(self, sig, target_context)
+        # what cached machine code links against (Numba's refresh would do this first)
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+        return None  # pragma: no cover  # the guard swallowed an error (Windows): compile
+
+    load_overload._spatten_lazy = True  # type: ignore[attr-defined]
+    load_overload.__doc__ = original.__doc__
+    caching.Cache.load_overload = load_overload  # type: ignore[method-assign]
+
+
 def install() -> None:
-    """Put the hook in place unless Numba has already initialised (idempotent)."""
+    """Put the hook in place unless Numba has already initialised, and the cache loader
+    (idempotent)."""
+    _install_lazy_cache_load()
     if _TARGET in sys.modules or _BLAS in sys.modules or _hook in sys.meta_path:
         return
     sys.meta_path.insert(0, _hook)

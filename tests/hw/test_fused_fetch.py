@@ -53,7 +53,7 @@ def test_fused_fetch_is_used_only_where_it_applies() -> None:
         mem = make_memory_for(cfg)
         f = Fetcher(cfg, AddressLayout(1, 1, 1, 8, 64, 32, mem.transaction_bytes), mem, 64)
         rows = np.arange(4, dtype=np.int32)
-        r1 = f.submit(0, [("k_msb", 0, 0, rows, 8)])  # the first batch makes the frontend
+        r1 = f.submit(0, [("k_msb", 0, 0, rows, 8)])
         r2 = f.submit(0, [("k_msb", 0, 0, rows + 4, 8)])
         assert r1.transactions == r2.transactions == 8  # 64 x 8-bit rows: two 32-B each
         assert r2.ready[0].tolist() == sorted(r2.ready[0].tolist())

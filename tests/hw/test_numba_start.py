@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,3 +71,46 @@ def test_no_scipy_at_all_is_no_blas(monkeypatch) -> None:
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     assert numba_start._scipy_linalg_present() is False
+
+
+_LAZY_SCRIPT = """
+import json, sys
+import numpy as np
+from spatten_sim.pipeline import simulate
+rep = simulate("spatten", "minilm-sst-25")
+refreshed = "numba.np.arraymath" in sys.modules or "numba.np.npyimpl" in sys.modules
+from numba import njit
+from spatten_sim.algo.topk import topk_rows
+
+@njit
+def norm(a):
+    return np.sqrt(np.sum(a * a)) + np.exp(0.0)
+
+x = np.arange(4.0)
+print(json.dumps({
+    "cycles": rep.to_dict()["cycles"],
+    "refreshed": refreshed,
+    "norm": float(norm(x)),
+    "topk": topk_rows(np.array([[3.0, 1.0, 2.0]]), np.array([3]), 2)[0].tolist(),
+}))
+"""
+
+
+def test_cached_kernels_load_without_registering_numpy_implementations() -> None:
+    """A warm run loads this package's cached kernels without Numba's registry refresh (only the
+    runtime), and compiling new ``@njit`` code afterwards still works (the compiler refreshes)."""
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _LAZY_SCRIPT],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            check=True,
+        )
+        for _ in range(2)  # the first one fills the cache if it was empty
+    ]
+    first, warm = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
+    assert warm["cycles"] == first["cycles"] > 0
+    assert warm["refreshed"] is False
+    assert warm["norm"] == first["norm"] == 1.0 + float(np.sqrt(14.0))
+    assert warm["topk"] == first["topk"]

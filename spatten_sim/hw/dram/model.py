@@ -179,6 +179,15 @@ class DramMemory:
             arrival_mem = np.ceil(arrival * self.clock_ratio - 1e-9).astype(np.int64)
         else:
             arrival_mem = arrival
+        times = self.run_batch(addresses, arrival_mem, is_write, self._frontend_for(crossbar))
+        if self.clock_ratio != 1.0:
+            done = np.ceil(times.done / self.clock_ratio - 1e-9).astype(np.int64)
+            return np.maximum(done, arrival)
+        return times.done
+
+    def _frontend_for(self, crossbar: Any) -> FrontendLimits:
+        """The :class:`FrontendLimits` of ``crossbar`` (None: the plain memory interface), made
+        on first use and kept (the one object per crossbar that ``_params`` is set from)."""
         fe = self._frontends.get(crossbar)
         if fe is None:
             fe = self._frontends[crossbar] = (
@@ -190,11 +199,7 @@ class DramMemory:
                     per_channel_per_cycle=int(crossbar.requests_per_channel_per_cycle),
                 )
             )
-        times = self.run_batch(addresses, arrival_mem, is_write, fe)
-        if self.clock_ratio != 1.0:
-            done = np.ceil(times.done / self.clock_ratio - 1e-9).astype(np.int64)
-            return np.maximum(done, arrival)
-        return times.done
+        return fe
 
     def run_batch(
         self,
@@ -284,9 +289,7 @@ class DramMemory:
         After the call the caller reports it with :meth:`fused_done`."""
         if self.kernel != "fast" or self.recorder is not None or self.clock_ratio != 1.0:
             return None
-        fe = self._frontends.get(crossbar)
-        if fe is None:
-            return None  # first batch with these limits: :meth:`access` makes the frontend
+        fe = self._frontend_for(crossbar)  # the first batch too: the same frontend as access
         if fe is not self._frontend:
             p = self._params
             p[K.P_IN_ORDER] = 1 if fe.in_order else 0
