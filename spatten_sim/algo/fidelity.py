@@ -30,6 +30,7 @@ from spatten_sim.algo.quant import PARALLEL_MIN_ELEMENTS
 from spatten_sim.trace import Trace
 
 __all__ = [
+    "DenseCache",
     "DenseRows",
     "FidelityAccumulator",
     "dense_probabilities",
@@ -166,6 +167,46 @@ def dense_rows(trace: Trace, layer: int, start: int, stop: int, summed: bool) ->
             else:
                 imp[r0:r1, :nk] += s
     return DenseRows(start, out, imp)
+
+
+class DenseCache:
+    """The dense reference's blocks of rows for one trace, kept for the next run of that trace.
+
+    :func:`dense_rows` reads the trace alone (no policy, no hardware decision enters it), so the
+    functional phases of one trace under different policies (the points of a sweep) compute the
+    same blocks; this keeps them, up to ``max_bytes`` in all (blocks beyond it are computed and
+    not kept). A cache serves one trace: :meth:`rows` refuses another. The results are the same
+    arrays a fresh computation gives (tests/algo/test_fidelity.py); callers must not modify them.
+    """
+
+    def __init__(self, max_bytes: int = 512 << 20) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0  #: bytes of the blocks kept
+        self.hits = 0
+        self.misses = 0
+        self._trace: Trace | None = None
+        self._blocks: dict[tuple[int, int, int, bool], DenseRows] = {}
+
+    def rows(self, trace: Trace, layer: int, start: int, stop: int, summed: bool) -> DenseRows:
+        """:func:`dense_rows` of ``trace``, kept or computed."""
+        if self._trace is None:
+            self._trace = trace
+        elif trace is not self._trace:
+            raise ValueError("a DenseCache serves the one trace it was first used with")
+        key = (layer, start, stop, summed)
+        got = self._blocks.get(key)
+        if got is not None:
+            self.hits += 1
+            return got
+        self.misses += 1
+        got = dense_rows(trace, layer, start, stop, summed)
+        size = got.out.nbytes + got.importance.nbytes
+        if self.bytes + size <= self.max_bytes:
+            got.out.flags.writeable = False
+            got.importance.flags.writeable = False
+            self._blocks[key] = got
+            self.bytes += size
+        return got
 
 
 def heads_float32(kv: np.ndarray, group: int) -> np.ndarray:

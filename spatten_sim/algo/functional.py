@@ -67,6 +67,7 @@ from spatten_sim.algo import schedule as sched
 from spatten_sim.algo import token_policy
 from spatten_sim.algo.blas import single_threaded_blas
 from spatten_sim.algo.fidelity import (
+    DenseCache,
     DenseRows,
     FidelityAccumulator,
     dense_rows,
@@ -429,12 +430,15 @@ class FunctionalBuilder:
         keep_outputs: bool = False,
         scales: tuple[LayerScales, ...] | None = None,
         fidelity: bool = True,
+        dense_cache: DenseCache | None = None,
     ):
         m = trace.meta
         if scales is not None and len(scales) != m.n_layers:
             raise ValueError(f"{len(scales)} layer scales for {m.n_layers} layers")
         self.scales = scales
         self.with_fidelity = fidelity
+        #: keeps the dense reference's blocks for later runs of this trace (sweeps)
+        self.dense_cache = dense_cache
         self.trace = trace
         self.m = m
         self.pol = _policy(cfg, m.n_layers)
@@ -741,12 +745,12 @@ class FunctionalBuilder:
             row = int(query_ids[0])
             if ref is None or not ref.start <= row < ref.start + ref.out.shape[1]:
                 stop = min(row + _DENSE_BLOCK, self.m.tokens)
-                ref = self._dense[layer] = dense_rows(self.trace, layer, row, stop, False)
+                ref = self._dense[layer] = self._dense_rows(layer, row, stop, False)
             i = row - ref.start
             ref_out = ref.out[:, i : i + 1]
             add = ref.importance[i, :n_ctx]
         else:
-            ref = dense_rows(self.trace, layer, 0, P, True)
+            ref = self._dense_rows(layer, 0, P, True)
             ref_out = ref.out[:, query_ids]
             add = ref.importance
         self.fid.add_output(stage, layer, out_hw, ref_out)
@@ -756,6 +760,11 @@ class FunctionalBuilder:
         ov = topk_overlap(key_ids, before, cand)
         rho = spearman(st.s_tok[:n_ctx], st.d_tok[:n_ctx])
         self.fid.add_importance(stage, layer, rho, ov)
+
+    def _dense_rows(self, layer: int, start: int, stop: int, summed: bool) -> DenseRows:
+        if self.dense_cache is not None:
+            return self.dense_cache.rows(self.trace, layer, start, stop, summed)
+        return dense_rows(self.trace, layer, start, stop, summed)
 
     # -- the whole run -----------------------------------------------------------------------
     def quantize_all(self) -> None:
@@ -805,11 +814,15 @@ def build_workload(
     *,
     source: str = "",
     progress: Callable[[str], None] | None = None,
+    dense_cache: DenseCache | None = None,
 ) -> Workload:
     """Run ``trace`` through SpAtten's algorithm under ``cfg.policy`` (see the module docstring)
     and return the workload with per-layer fidelity. Deterministic: the same trace and config give
-    an identical workload."""
-    return run_functional(trace, cfg, source=source, progress=progress).workload
+    an identical workload. ``dense_cache`` keeps the fidelity's dense reference for later runs
+    of the same trace (:class:`~spatten_sim.algo.fidelity.DenseCache`; the same result)."""
+    return run_functional(
+        trace, cfg, source=source, progress=progress, dense_cache=dense_cache
+    ).workload
 
 
 def run_functional(
@@ -821,11 +834,15 @@ def run_functional(
     keep_outputs: bool = False,
     scales: tuple[LayerScales, ...] | None = None,
     fidelity: bool = True,
+    dense_cache: DenseCache | None = None,
 ) -> FunctionalResult:
     """:func:`build_workload`, optionally keeping every layer's attention outputs, with given
     quantization ``scales`` (default: calibrated on the trace) and without the dense fidelity
     reference when ``fidelity`` is false (the workload's ``fidelity`` is then empty)."""
-    b = FunctionalBuilder(trace, cfg, progress, keep_outputs, scales=scales, fidelity=fidelity)
+    b = FunctionalBuilder(
+        trace, cfg, progress, keep_outputs, scales=scales, fidelity=fidelity,
+        dense_cache=dense_cache,
+    )  # fmt: skip
     with single_threaded_blas():
         b.run()
     return functional_result(b, cfg, source=source)

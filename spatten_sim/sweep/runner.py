@@ -7,7 +7,11 @@ Workload reuse: the functional phase depends only on the input, ``policy.*``, ``
 ``buffers.word_bits`` (:func:`functional_key`). A worker keeps the few workloads it built most
 recently (a memoized pure function of those inputs) and hands them to ``simulate``, so points that
 differ only in hardware keys (SRAM sizes, memory channels, multipliers, FIFO depths ...) skip the
-functional phase. Reuse changes no figure of the report (a test checks it).
+functional phase. Points that differ in those keys too (a policy sweep) still share the trace:
+the worker keeps the last trace it loaded and the fidelity's dense reference of it
+(:class:`~spatten_sim.algo.fidelity.DenseCache`, which reads the trace alone), so such a point
+neither reads the file again nor recomputes the dense attention. Reuse changes no figure of the
+report (tests/sweep/test_sweep_points.py checks both).
 """
 
 from __future__ import annotations
@@ -69,13 +73,22 @@ def functional_key(config: dict) -> str:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _trace_inputs(input_path: str, input_sha256: str) -> tuple[Any, Any]:
+    """The loaded trace (read-only arrays) and the dense-reference cache of it, memoized for
+    the worker's next point on the same trace (the cache's size is bounded: DenseCache)."""
+    from spatten_sim.algo.fidelity import DenseCache
+    from spatten_sim.trace import load_trace
+
+    return load_trace(input_path), DenseCache()
+
+
 @functools.lru_cache(maxsize=WORKLOAD_CACHE_SIZE)
 def _workload(input_path: str, input_sha256: str, fkey: str) -> Any:
     """Build (or return the memoized) workload of a trace under a functional configuration."""
     from spatten_sim.algo.functional import build_workload
     from spatten_sim.config import config_from_dict
     from spatten_sim.provenance import file_sha256
-    from spatten_sim.trace import load_trace
 
     if file_sha256(input_path) != input_sha256:
         raise SpattenError(f"{input_path}: the file changed since the sweep started")
@@ -83,7 +96,8 @@ def _workload(input_path: str, input_sha256: str, fkey: str) -> Any:
     cfg = config_from_dict(
         {"policy": f["policy"], "topk": f["topk"], "buffers": {"word_bits": f["word_bits"]}}
     )
-    return build_workload(load_trace(input_path), cfg, source=input_path)
+    trace, dense = _trace_inputs(input_path, input_sha256)
+    return build_workload(trace, cfg, source=input_path, dense_cache=dense)
 
 
 def _one_line(text: str) -> str:

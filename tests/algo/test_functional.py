@@ -478,3 +478,20 @@ def test_token_importance_accumulates_exact_integer_codes():
     s = b.state.s_tok
     assert s.max() > 4095  # in code units (1 = 1/4095), summed over heads, queries, layers
     assert np.array_equal(s, np.rint(s)), "importance must be a sum of integer codes"
+
+
+def test_a_shared_dense_cache_changes_no_figure_of_the_workload():
+    """Runs of one trace under different policies share the dense reference (sweeps): each
+    workload, fidelity included, equals the one built without the cache."""
+    import pickle
+
+    from spatten_sim.algo.fidelity import DenseCache
+
+    tr = synthetic_trace(n_layers=3, n_heads=4, tokens=40, generated_tokens=3, seed=4, causal=True)
+    cache = DenseCache()
+    for sets in (["policy.token_pruning.enabled=true"], ["policy.head_pruning.enabled=true"]):
+        c = cfg(sets)
+        shared, fresh = build_workload(tr, c, dense_cache=cache), build_workload(tr, c)
+        assert shared.fidelity == fresh.fidelity and shared.fidelity["per_layer"]
+        assert pickle.dumps(shared) == pickle.dumps(fresh)  # every array and figure, bit for bit
+    assert cache.hits > 0

@@ -10,6 +10,8 @@ from spatten_sim.errors import SpattenError
 from spatten_sim.sweep import read_table, run_sweep
 from spatten_sim.sweep.executors import ProcessExecutor, SerialExecutor, make_executor
 
+from .conftest import TRACE
+
 
 def _reports(out):
     recs = {}
@@ -58,3 +60,28 @@ def test_process_pool_equals_serial_and_reuse_changes_nothing(write_space, tmp_p
         by[(4, 196608)]["dram.peak_bandwidth_gbps"] < by[(16, 196608)]["dram.peak_bandwidth_gbps"]
     )
     assert by[(4, 196608)]["cycles"] >= by[(16, 196608)]["cycles"]
+
+
+def test_policy_points_share_the_trace_and_dense_reference_and_change_nothing(
+    write_space, tmp_path
+):
+    """Points that differ in policy keys rebuild the workload but keep the worker's loaded trace
+    and its dense fidelity reference: the reports equal those of points run from scratch."""
+    from spatten_sim.sweep.runner import _trace_inputs, _workload
+
+    _workload.cache_clear()
+    _trace_inputs.cache_clear()
+    sp = write_space({"axes": {"policy.token_pruning.end_keep_ratio": [0.3, 0.6, 0.9]}})
+    shared = run_sweep(sp, tmp_path / "shared", jobs=1, show_progress=False).summary
+    fresh = run_sweep(
+        sp, tmp_path / "fresh", jobs=1, show_progress=False, reuse_workload=False
+    ).summary
+    assert shared.ok == fresh.ok == 3
+    assert _reports(tmp_path / "shared") == _reports(tmp_path / "fresh")
+    info = _trace_inputs.cache_info()
+    assert (info.misses, info.hits) == (1, 2)  # loaded once for the three policies
+    from spatten_sim.provenance import file_sha256
+
+    _, dense = _trace_inputs(str(TRACE), file_sha256(TRACE))
+    assert _trace_inputs.cache_info().hits == 3  # the sweep's entry
+    assert dense.misses > 0 and dense.hits == 2 * dense.misses  # computed once, used thrice
