@@ -161,6 +161,9 @@ class Context:
     progress: Callable[[str], None] = field(default=lambda msg: None)
     _sims: dict[tuple, Any] = field(default_factory=dict)
     _workloads: dict[tuple, Any] = field(default_factory=dict)
+    #: per trace path: the loaded trace and its dense fidelity reference (algo/fidelity.py),
+    #: shared by the workloads of that trace under different policies
+    _inputs: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     _labels: dict[tuple, tuple] = field(default_factory=dict)
     _decoder: tuple[Path | None, str] | None = None
     _traces: tuple[TraceInfo, ...] | None = None
@@ -233,7 +236,8 @@ class Context:
         Runs whose resolved configurations are equal (``spatten`` and
         ``ablation/5_progressive_quant``, say) are simulated once. For traces, runs that differ
         only in hardware the functional phase does not read (:func:`functional_key`) share one
-        workload: SpAtten_1/8 reuses SpAtten's, a K/V SRAM sweep reuses one workload.
+        workload: SpAtten_1/8 reuses SpAtten's, a K/V SRAM sweep reuses one workload; runs that
+        differ in policy share the loaded trace and the dense reference of its fidelity.
         """
         from spatten_sim.config import load_config
 
@@ -246,14 +250,14 @@ class Context:
         if key not in self._sims:
             if self.cached_only:
                 raise NotRun(f"{preset} on {path.name} was not run")
-            from spatten_sim.pipeline import load_workload, simulate
+            from spatten_sim.pipeline import simulate
 
             t0 = time.perf_counter()
             wl = None
             if path.suffix == ".npz":
                 wkey = (functional_key(cfg), str(path))
                 if wkey not in self._workloads:
-                    self._workloads[wkey] = load_workload(cfg, path)[0]
+                    self._workloads[wkey] = self._build_workload(cfg, path)
                 wl = self._workloads[wkey]
                 if generation_only:
                     wl = generation_workload(wl)
@@ -264,6 +268,21 @@ class Context:
             self._sims[key] = rep
             self._labels[key] = (preset, tuple(sets), str(path))
         return self._sims[key]
+
+    def _build_workload(self, cfg: Any, path: Path) -> Any:
+        """``load_workload(cfg, path)`` of a trace, with the trace loaded once per run."""
+        from spatten_sim.algo.fidelity import DenseCache
+        from spatten_sim.algo.functional import build_workload
+        from spatten_sim.config import check_head_dim
+        from spatten_sim.shipped import resolve_input
+        from spatten_sim.trace import load_trace
+
+        p = resolve_input(path)
+        if str(p) not in self._inputs:
+            self._inputs[str(p)] = (load_trace(p), DenseCache())
+        trace, dense = self._inputs[str(p)]
+        check_head_dim(cfg, trace.meta.head_dim)
+        return build_workload(trace, cfg, source=str(p), dense_cache=dense)
 
     def reports(self) -> list[tuple[tuple, Any]]:
         """Every simulation of this run so far: ((preset, sets, input), report)."""

@@ -78,3 +78,24 @@ def test_cli_nothing_missing_exits_0(tmp_path: Path) -> None:
     res = _validate([*only, "-o", str(tmp_path / "v")], None, tmp_path)
     assert res.returncode == 0, res.stderr
     assert "could not be computed" not in res.stderr
+
+
+def test_runs_of_one_trace_share_its_inputs_and_give_the_plain_reports() -> None:
+    """Policies on one trace: the context loads the trace once and shares the dense fidelity
+    reference; every report equals ``simulate`` of a workload built on its own."""
+    from spatten_sim.config import load_config
+    from spatten_sim.pipeline import load_workload, simulate
+
+    path = Path(__file__).resolve().parents[2] / "traces" / "minilm-sst-25.npz"
+    ctx = context.Context(quick=True)
+    for sets in ((), ("policy.token_pruning.enabled=false",)):
+        got = ctx.simulate("spatten", path, sets).to_dict()
+        cfg = load_config("spatten", list(sets))
+        want = simulate(cfg, path, workload=load_workload(cfg, path)[0]).to_dict()
+        for rep in (got, want):
+            rep.pop("provenance")  # what made it, and when
+            rep.pop("sim")  # the simulator's own CPU seconds
+        assert got == want
+    assert len(ctx._inputs) == 1
+    ((_, dense),) = ctx._inputs.values()
+    assert dense.hits > 0
