@@ -11,7 +11,7 @@ functional phase. Points that differ in those keys too (a policy sweep) still sh
 the worker keeps the last trace it loaded and the fidelity's dense reference of it
 (:class:`~spatten_sim.algo.fidelity.DenseCache`, which reads the trace alone), so such a point
 neither reads the file again nor recomputes the dense attention. Reuse changes no figure of the
-report (tests/sweep/test_sweep_points.py checks both).
+report (tests/sweep/test_sweep_executors.py checks both).
 """
 
 from __future__ import annotations
