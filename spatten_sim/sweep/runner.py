@@ -7,8 +7,9 @@ Workload reuse: the functional phase depends only on the input, ``policy.*``, ``
 ``buffers.word_bits`` (:func:`functional_key`). A worker keeps the few workloads it built most
 recently (a memoized pure function of those inputs) and hands them to ``simulate``, so points that
 differ only in hardware keys (SRAM sizes, memory channels, multipliers, FIFO depths ...) skip the
-functional phase. Points that differ in those keys too (a policy sweep) still share the trace:
-the worker keeps the last trace it loaded and the fidelity's dense reference of it
+functional phase (for an official workload CSV: its import, which reads only the ``topk`` keys and
+the top-k seed). Points of a trace that differ in those keys too (a policy sweep) still share the
+trace: the worker keeps the last trace it loaded and the fidelity's dense reference of it
 (:class:`~spatten_sim.algo.fidelity.DenseCache`, which reads the trace alone), so such a point
 neither reads the file again nor recomputes the dense attention. Reuse changes no figure of the
 report (tests/sweep/test_sweep_executors.py checks both).
@@ -85,7 +86,8 @@ def _trace_inputs(input_path: str, input_sha256: str) -> tuple[Any, Any]:
 
 @functools.lru_cache(maxsize=WORKLOAD_CACHE_SIZE)
 def _workload(input_path: str, input_sha256: str, fkey: str) -> Any:
-    """Build (or return the memoized) workload of a trace under a functional configuration."""
+    """Build (or return the memoized) workload of a trace or an official workload CSV under a
+    functional configuration."""
     from spatten_sim.algo.functional import build_workload
     from spatten_sim.config import config_from_dict
     from spatten_sim.provenance import file_sha256
@@ -96,6 +98,10 @@ def _workload(input_path: str, input_sha256: str, fkey: str) -> Any:
     cfg = config_from_dict(
         {"policy": f["policy"], "topk": f["topk"], "buffers": {"word_bits": f["word_bits"]}}
     )
+    if Path(input_path).suffix == ".csv":  # the importer reads the top-k keys only
+        from spatten_sim.workload_csv import load_official_csv
+
+        return load_official_csv(input_path, cfg)
     trace, dense = _trace_inputs(input_path, input_sha256)
     return build_workload(trace, cfg, source=input_path, dense_cache=dense)
 
@@ -142,7 +148,8 @@ def run_point(task: PointTask) -> PointOutcome:
             )
         cfg = config_from_dict(task.config)
         wl = None
-        if task.reuse_workload and Path(task.input_path).suffix == ".npz":
+        kind = {".npz": "trace", ".csv": "official-csv"}.get(Path(task.input_path).suffix)
+        if task.reuse_workload and kind is not None:
             fkey = functional_key(task.config)
             hits = _workload.cache_info().hits
             wl = _workload(task.input_path, task.input_sha256, fkey)
@@ -152,7 +159,7 @@ def run_point(task: PointTask) -> PointOutcome:
             cfg,
             task.input_path,
             workload=wl,
-            input_kind="trace" if wl else None,
+            input_kind=kind if wl else None,
             # a reused workload was built from a file checked against this hash: no need to
             # hash it again (otherwise simulate hashes the file it reads)
             provenance_extra={"input_sha256": task.input_sha256} if wl is not None else None,

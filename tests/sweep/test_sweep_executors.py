@@ -85,3 +85,34 @@ def test_policy_points_share_the_trace_and_dense_reference_and_change_nothing(
     _, dense = _trace_inputs(str(TRACE), file_sha256(TRACE))
     assert _trace_inputs.cache_info().hits == 3  # the sweep's entry
     assert dense.misses > 0 and dense.hits == 2 * dense.misses  # computed once, used thrice
+
+
+def test_hardware_points_of_an_official_csv_reuse_its_import(write_space, tmp_path):
+    """An official workload CSV is imported once for points that differ in hardware keys only;
+    the reports equal those of points that import it themselves."""
+    from spatten_sim.shipped import official_workload
+    from spatten_sim.sweep.runner import _workload
+
+    src = official_workload("gpt2-small")
+    assert src is not None
+    lines = src.read_text().splitlines(keepends=True)
+    head = lines[0].split(",")
+    it = head.index("iteration_id")
+    short = tmp_path / "gpt2-small-2it.csv"  # the first two generation iterations: quick
+    short.write_text(
+        "".join([lines[0], *(ln for ln in lines[1:] if ln.split(",")[it] in ("0", "1"))])
+    )
+    _workload.cache_clear()
+    sp = write_space({"traces": [str(short)], "axes": {"memory.channels": [8, 16]}})
+    shared = run_sweep(sp, tmp_path / "shared", jobs=1, show_progress=False).summary
+    fresh = run_sweep(
+        sp, tmp_path / "fresh", jobs=1, show_progress=False, reuse_workload=False
+    ).summary
+    assert shared.ok == fresh.ok == 2
+    assert _reports(tmp_path / "shared") == _reports(tmp_path / "fresh")
+    runs = [
+        json.loads(p.read_text())["run"] for p in (tmp_path / "shared" / "points").glob("*.json")
+    ]
+    assert sum(r["workload_reused"] for r in runs) == 1
+    rep = next(iter(_reports(tmp_path / "shared").values()))
+    assert rep["input"]["kind"] == "official-csv"
