@@ -18,6 +18,7 @@ from spatten_sim.report import Report, build_report
 from spatten_sim.workload import Workload
 
 if TYPE_CHECKING:
+    from spatten_sim.algo.fidelity import DenseCache
     from spatten_sim.recording import RunRecorder
 
 
@@ -38,9 +39,15 @@ def make_memory_for(cfg: HwConfig):
 
 
 def load_workload(
-    cfg: HwConfig, path: str | Path, progress: Callable[[str], None] | None = None
+    cfg: HwConfig,
+    path: str | Path,
+    progress: Callable[[str], None] | None = None,
+    dense_cache: DenseCache | None = None,
 ) -> tuple[Workload, str]:
-    """Build the workload of ``path`` (trace or official CSV); returns it and its kind."""
+    """Build the workload of ``path`` (trace or official CSV); returns it and its kind.
+
+    ``dense_cache`` (a trace's: :class:`~spatten_sim.algo.fidelity.DenseCache`) holds the trace
+    at ``path``, already loaded, and its fidelity's dense reference from earlier runs."""
     from spatten_sim.shipped import resolve_input
 
     p = resolve_input(path)
@@ -55,9 +62,10 @@ def load_workload(
     from spatten_sim.algo.functional import build_workload
     from spatten_sim.trace import load_trace
 
-    trace = load_trace(p)
+    trace = load_trace(p) if dense_cache is None else dense_cache.trace
     check_head_dim(cfg, trace.meta.head_dim)
-    return build_workload(trace, cfg, source=str(p), progress=progress), "trace"
+    wl = build_workload(trace, cfg, source=str(p), progress=progress, dense_cache=dense_cache)
+    return wl, "trace"
 
 
 def simulate(

@@ -170,36 +170,32 @@ def dense_rows(trace: Trace, layer: int, start: int, stop: int, summed: bool) ->
 
 
 class DenseCache:
-    """The dense reference's blocks of rows for one trace, kept for the next run of that trace.
+    """The dense reference's blocks of rows of one trace, kept for the next run of that trace.
 
     :func:`dense_rows` reads the trace alone (no policy, no hardware decision enters it), so the
     functional phases of one trace under different policies (the points of a sweep) compute the
     same blocks; this keeps them, up to ``max_bytes`` in all (blocks beyond it are computed and
-    not kept). A cache serves one trace: :meth:`rows` refuses another. The results are the same
-    arrays a fresh computation gives (tests/algo/test_fidelity.py); callers must not modify them.
+    not kept). The results are the same arrays a fresh computation gives
+    (tests/algo/test_fidelity.py); they are read-only.
     """
 
-    def __init__(self, max_bytes: int = 512 << 20) -> None:
+    def __init__(self, trace: Trace, max_bytes: int = 512 << 20) -> None:
+        self.trace = trace  #: the trace it serves
         self.max_bytes = max_bytes
         self.bytes = 0  #: bytes of the blocks kept
         self.hits = 0
         self.misses = 0
-        self._trace: Trace | None = None
         self._blocks: dict[tuple[int, int, int, bool], DenseRows] = {}
 
-    def rows(self, trace: Trace, layer: int, start: int, stop: int, summed: bool) -> DenseRows:
-        """:func:`dense_rows` of ``trace``, kept or computed."""
-        if self._trace is None:
-            self._trace = trace
-        elif trace is not self._trace:
-            raise ValueError("a DenseCache serves the one trace it was first used with")
+    def rows(self, layer: int, start: int, stop: int, summed: bool) -> DenseRows:
+        """:func:`dense_rows` of the trace, kept or computed."""
         key = (layer, start, stop, summed)
         got = self._blocks.get(key)
         if got is not None:
             self.hits += 1
             return got
         self.misses += 1
-        got = dense_rows(trace, layer, start, stop, summed)
+        got = dense_rows(self.trace, layer, start, stop, summed)
         size = got.out.nbytes + got.importance.nbytes
         if self.bytes + size <= self.max_bytes:
             got.out.flags.writeable = False

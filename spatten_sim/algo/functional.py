@@ -435,6 +435,8 @@ class FunctionalBuilder:
         m = trace.meta
         if scales is not None and len(scales) != m.n_layers:
             raise ValueError(f"{len(scales)} layer scales for {m.n_layers} layers")
+        if dense_cache is not None and dense_cache.trace is not trace:
+            raise ValueError("the dense cache serves another trace")
         self.scales = scales
         self.with_fidelity = fidelity
         #: keeps the dense reference's blocks for later runs of this trace (sweeps)
@@ -763,7 +765,7 @@ class FunctionalBuilder:
 
     def _dense_rows(self, layer: int, start: int, stop: int, summed: bool) -> DenseRows:
         if self.dense_cache is not None:
-            return self.dense_cache.rows(self.trace, layer, start, stop, summed)
+            return self.dense_cache.rows(layer, start, stop, summed)
         return dense_rows(self.trace, layer, start, stop, summed)
 
     # -- the whole run -----------------------------------------------------------------------
@@ -818,8 +820,9 @@ def build_workload(
 ) -> Workload:
     """Run ``trace`` through SpAtten's algorithm under ``cfg.policy`` (see the module docstring)
     and return the workload with per-layer fidelity. Deterministic: the same trace and config give
-    an identical workload. ``dense_cache`` keeps the fidelity's dense reference for later runs
-    of the same trace (:class:`~spatten_sim.algo.fidelity.DenseCache`; the same result)."""
+    an identical workload. ``dense_cache`` (of this trace) keeps the fidelity's dense reference
+    for later runs of the trace (:class:`~spatten_sim.algo.fidelity.DenseCache`; the same
+    result)."""
     return run_functional(
         trace, cfg, source=source, progress=progress, dense_cache=dense_cache
     ).workload

@@ -75,13 +75,14 @@ def functional_key(config: dict) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _trace_inputs(input_path: str, input_sha256: str) -> tuple[Any, Any]:
-    """The loaded trace (read-only arrays) and the dense-reference cache of it, memoized for
-    the worker's next point on the same trace (the cache's size is bounded: DenseCache)."""
+def _trace_inputs(input_path: str, input_sha256: str) -> Any:
+    """The loaded trace (read-only arrays) with its dense-reference cache (a
+    :class:`~spatten_sim.algo.fidelity.DenseCache`, bounded in size), memoized for the worker's
+    next point on the same trace."""
     from spatten_sim.algo.fidelity import DenseCache
     from spatten_sim.trace import load_trace
 
-    return load_trace(input_path), DenseCache()
+    return DenseCache(load_trace(input_path))
 
 
 @functools.lru_cache(maxsize=WORKLOAD_CACHE_SIZE)
@@ -102,8 +103,8 @@ def _workload(input_path: str, input_sha256: str, fkey: str) -> Any:
         from spatten_sim.workload_csv import load_official_csv
 
         return load_official_csv(input_path, cfg)
-    trace, dense = _trace_inputs(input_path, input_sha256)
-    return build_workload(trace, cfg, source=input_path, dense_cache=dense)
+    dense = _trace_inputs(input_path, input_sha256)
+    return build_workload(dense.trace, cfg, source=input_path, dense_cache=dense)
 
 
 def _one_line(text: str) -> str:

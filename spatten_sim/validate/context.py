@@ -161,9 +161,9 @@ class Context:
     progress: Callable[[str], None] = field(default=lambda msg: None)
     _sims: dict[tuple, Any] = field(default_factory=dict)
     _workloads: dict[tuple, Any] = field(default_factory=dict)
-    #: per trace path: the loaded trace and its dense fidelity reference (algo/fidelity.py),
-    #: shared by the workloads of that trace under different policies
-    _inputs: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    #: per trace path: the loaded trace with its dense fidelity reference (algo/fidelity.py:
+    #: DenseCache), shared by the workloads of that trace under different policies
+    _dense: dict[str, Any] = field(default_factory=dict)
     _labels: dict[tuple, tuple] = field(default_factory=dict)
     _decoder: tuple[Path | None, str] | None = None
     _traces: tuple[TraceInfo, ...] | None = None
@@ -250,14 +250,15 @@ class Context:
         if key not in self._sims:
             if self.cached_only:
                 raise NotRun(f"{preset} on {path.name} was not run")
-            from spatten_sim.pipeline import simulate
+            from spatten_sim.pipeline import load_workload, simulate
 
             t0 = time.perf_counter()
             wl = None
             if path.suffix == ".npz":
                 wkey = (functional_key(cfg), str(path))
                 if wkey not in self._workloads:
-                    self._workloads[wkey] = self._build_workload(cfg, path)
+                    dense = self._dense_cache(path)
+                    self._workloads[wkey] = load_workload(cfg, path, dense_cache=dense)[0]
                 wl = self._workloads[wkey]
                 if generation_only:
                     wl = generation_workload(wl)
@@ -269,20 +270,14 @@ class Context:
             self._labels[key] = (preset, tuple(sets), str(path))
         return self._sims[key]
 
-    def _build_workload(self, cfg: Any, path: Path) -> Any:
-        """``load_workload(cfg, path)`` of a trace, with the trace loaded once per run."""
-        from spatten_sim.algo.fidelity import DenseCache
-        from spatten_sim.algo.functional import build_workload
-        from spatten_sim.config import check_head_dim
-        from spatten_sim.shipped import resolve_input
-        from spatten_sim.trace import load_trace
+    def _dense_cache(self, path: Path) -> Any:
+        """The trace at ``path``, loaded once per run, with its dense fidelity reference."""
+        if str(path) not in self._dense:
+            from spatten_sim.algo.fidelity import DenseCache
+            from spatten_sim.trace import load_trace
 
-        p = resolve_input(path)
-        if str(p) not in self._inputs:
-            self._inputs[str(p)] = (load_trace(p), DenseCache())
-        trace, dense = self._inputs[str(p)]
-        check_head_dim(cfg, trace.meta.head_dim)
-        return build_workload(trace, cfg, source=str(p), dense_cache=dense)
+            self._dense[str(path)] = DenseCache(load_trace(path))
+        return self._dense[str(path)]
 
     def reports(self) -> list[tuple[tuple, Any]]:
         """Every simulation of this run so far: ((preset, sets, input), report)."""

@@ -99,23 +99,21 @@ def test_accumulator_relative_error_and_summary():
     assert [r["stage"] for r in res["per_layer"]] == ["summarization"] * 2 + ["generation"]
 
 
-def test_dense_cache_gives_the_fresh_blocks_and_serves_one_trace():
+def test_dense_cache_gives_the_fresh_blocks():
     from spatten_sim.algo.fidelity import DenseCache
 
     tr = synthetic_trace(
         n_layers=2, n_heads=4, n_kv_heads=2, tokens=24, generated_tokens=4, seed=5, causal=True
     )
-    cache = DenseCache()
+    cache = DenseCache(tr)
     for args in ((0, 0, 20, True), (1, 20, 24, False), (0, 0, 20, True)):
-        got, fresh = cache.rows(tr, *args), dense_rows(tr, *args)
+        got, fresh = cache.rows(*args), dense_rows(tr, *args)
         assert got.start == fresh.start
         np.testing.assert_array_equal(got.out, fresh.out)
         np.testing.assert_array_equal(got.importance, fresh.importance)
         assert not got.out.flags.writeable  # shared between runs: nobody may change it
     assert (cache.hits, cache.misses) == (1, 2)
-    assert cache.rows(tr, 0, 0, 20, True) is cache.rows(tr, 0, 0, 20, True)
-    with pytest.raises(ValueError, match="one trace"):
-        cache.rows(synthetic_trace(tokens=24, seed=6), 0, 0, 20, True)
+    assert cache.rows(0, 0, 20, True) is cache.rows(0, 0, 20, True)
 
 
 def test_dense_cache_keeps_no_more_than_its_budget():
@@ -124,10 +122,10 @@ def test_dense_cache_keeps_no_more_than_its_budget():
     tr = synthetic_trace(n_layers=3, n_heads=4, tokens=32, seed=1, causal=True)
     one = dense_rows(tr, 0, 0, 32, True)
     size = one.out.nbytes + one.importance.nbytes
-    cache = DenseCache(max_bytes=2 * size)
+    cache = DenseCache(tr, max_bytes=2 * size)
     for layer in range(3):
-        cache.rows(tr, layer, 0, 32, True)
+        cache.rows(layer, 0, 32, True)
     assert cache.bytes == 2 * size  # the third block was computed and not kept
-    b = cache.rows(tr, 2, 0, 32, True)  # computed again: the same figures
+    b = cache.rows(2, 0, 32, True)  # computed again: the same figures
     np.testing.assert_array_equal(b.out, dense_rows(tr, 2, 0, 32, True).out)
     assert (cache.hits, cache.misses) == (0, 4)

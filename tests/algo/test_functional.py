@@ -488,10 +488,12 @@ def test_a_shared_dense_cache_changes_no_figure_of_the_workload():
     from spatten_sim.algo.fidelity import DenseCache
 
     tr = synthetic_trace(n_layers=3, n_heads=4, tokens=40, generated_tokens=3, seed=4, causal=True)
-    cache = DenseCache()
+    cache = DenseCache(tr)
     for sets in (["policy.token_pruning.enabled=true"], ["policy.head_pruning.enabled=true"]):
         c = cfg(sets)
         shared, fresh = build_workload(tr, c, dense_cache=cache), build_workload(tr, c)
         assert shared.fidelity == fresh.fidelity and shared.fidelity["per_layer"]
         assert pickle.dumps(shared) == pickle.dumps(fresh)  # every array and figure, bit for bit
     assert cache.hits > 0
+    with pytest.raises(ValueError, match="serves another trace"):
+        build_workload(synthetic_trace(n_layers=3, tokens=40, seed=5), cfg(), dense_cache=cache)

@@ -7,10 +7,22 @@ import json
 import pytest
 
 from spatten_sim.errors import SpattenError
+from spatten_sim.provenance import file_sha256
 from spatten_sim.sweep import read_table, run_sweep
 from spatten_sim.sweep.executors import ProcessExecutor, SerialExecutor, make_executor
 
 from .conftest import TRACE
+
+
+def _shared_equals_fresh(space, tmp_path, points):
+    """Run ``space`` with workload reuse and without (in this process): every point ok, the
+    same reports."""
+    shared = run_sweep(space, tmp_path / "shared", jobs=1, show_progress=False).summary
+    fresh = run_sweep(
+        space, tmp_path / "fresh", jobs=1, show_progress=False, reuse_workload=False
+    ).summary
+    assert shared.ok == fresh.ok == points
+    assert _reports(tmp_path / "shared") == _reports(tmp_path / "fresh")
 
 
 def _reports(out):
@@ -72,17 +84,10 @@ def test_policy_points_share_the_trace_and_dense_reference_and_change_nothing(
     _workload.cache_clear()
     _trace_inputs.cache_clear()
     sp = write_space({"axes": {"policy.token_pruning.end_keep_ratio": [0.3, 0.6, 0.9]}})
-    shared = run_sweep(sp, tmp_path / "shared", jobs=1, show_progress=False).summary
-    fresh = run_sweep(
-        sp, tmp_path / "fresh", jobs=1, show_progress=False, reuse_workload=False
-    ).summary
-    assert shared.ok == fresh.ok == 3
-    assert _reports(tmp_path / "shared") == _reports(tmp_path / "fresh")
+    _shared_equals_fresh(sp, tmp_path, 3)
     info = _trace_inputs.cache_info()
     assert (info.misses, info.hits) == (1, 2)  # loaded once for the three policies
-    from spatten_sim.provenance import file_sha256
-
-    _, dense = _trace_inputs(str(TRACE), file_sha256(TRACE))
+    dense = _trace_inputs(str(TRACE), file_sha256(TRACE))
     assert _trace_inputs.cache_info().hits == 3  # the sweep's entry
     assert dense.misses > 0 and dense.hits == 2 * dense.misses  # computed once, used thrice
 
@@ -104,12 +109,7 @@ def test_hardware_points_of_an_official_csv_reuse_its_import(write_space, tmp_pa
     )
     _workload.cache_clear()
     sp = write_space({"traces": [str(short)], "axes": {"memory.channels": [8, 16]}})
-    shared = run_sweep(sp, tmp_path / "shared", jobs=1, show_progress=False).summary
-    fresh = run_sweep(
-        sp, tmp_path / "fresh", jobs=1, show_progress=False, reuse_workload=False
-    ).summary
-    assert shared.ok == fresh.ok == 2
-    assert _reports(tmp_path / "shared") == _reports(tmp_path / "fresh")
+    _shared_equals_fresh(sp, tmp_path, 2)
     runs = [
         json.loads(p.read_text())["run"] for p in (tmp_path / "shared" / "points").glob("*.json")
     ]

@@ -96,6 +96,6 @@ def test_runs_of_one_trace_share_its_inputs_and_give_the_plain_reports() -> None
             rep.pop("provenance")  # what made it, and when
             rep.pop("sim")  # the simulator's own CPU seconds
         assert got == want
-    assert len(ctx._inputs) == 1
-    ((_, dense),) = ctx._inputs.values()
+    assert len(ctx._dense) == 1
+    (dense,) = ctx._dense.values()
     assert dense.hits > 0
