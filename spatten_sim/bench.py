@@ -171,10 +171,27 @@ def _worker_job(case: Case, path: Path, source: str | None) -> dict[str, Any]:
     return job
 
 
-def _run_worker(job: dict[str, Any]) -> tuple[dict[str, Any], float]:
-    worker = Path(__file__).with_name("bench_worker.py")
+def _worker_env() -> dict[str, str]:
+    """The environment of a worker: this one, with the bytecode cache on.
+
+    The runs after the warm-up are meant to be warm, bytecode included: an installed or
+    editable spatten-sim has its ``.pyc`` files after the first run. Where the environment
+    forbids writing them (``PYTHONDONTWRITEBYTECODE``), every run would compile each module it
+    imports again (67 modules, 0.13-0.17 s of the README command under ``python -m cProfile``),
+    so the worker writes them under the cache folder instead (``PYTHONPYCACHEPREFIX``), never
+    beside the sources (docs/performance.md)."""
+    from spatten_sim.validate.context import cache_dir
+
     env = dict(os.environ)
     env.setdefault("MPLBACKEND", "Agg")
+    if env.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
+        env.setdefault("PYTHONPYCACHEPREFIX", str(cache_dir() / "bench" / "pycache"))
+    return env
+
+
+def _run_worker(job: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    worker = Path(__file__).with_name("bench_worker.py")
+    env = _worker_env()
     t0 = time.perf_counter()
     res = subprocess.run([sys.executable, str(worker), json.dumps(job)], capture_output=True,
                          text=True, check=False, env=env)  # fmt: skip

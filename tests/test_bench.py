@@ -89,3 +89,24 @@ def test_compare_file_must_be_a_bench_json(tmp_path: Path, capsys) -> None:
     p.write_text("[1, 2]")
     assert main(["bench", "--case", "readme", "--compare", str(p)]) == 2
     assert "not a spatten-sim bench JSON" in capsys.readouterr().err
+
+
+def test_worker_keeps_bytecode_outside_the_sources(monkeypatch, tmp_path: Path) -> None:
+    """Warm runs are warm in bytecode too: where the environment forbids writing ``.pyc`` files
+    the worker writes them under the cache folder, never beside the sources."""
+    from spatten_sim.bench import _worker_env
+
+    monkeypatch.setenv("SPATTEN_SIM_CACHE", str(tmp_path))
+    monkeypatch.delenv("PYTHONPYCACHEPREFIX", raising=False)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    env = _worker_env()
+    assert "PYTHONDONTWRITEBYTECODE" not in env
+    assert env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "bench" / "pycache")
+    # a prefix the user chose stays
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path / "mine"))
+    assert _worker_env()["PYTHONPYCACHEPREFIX"] == str(tmp_path / "mine")
+    # an environment that writes bytecode is left as it is
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE")
+    monkeypatch.delenv("PYTHONPYCACHEPREFIX")
+    env = _worker_env()
+    assert "PYTHONPYCACHEPREFIX" not in env and "PYTHONDONTWRITEBYTECODE" not in env
