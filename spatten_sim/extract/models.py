@@ -359,7 +359,7 @@ def load_model(key: str, cache: Path) -> LoadedModel:
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
-    kw = {"attn_implementation": "eager", "dtype": torch.float32}
+    kw: dict[str, Any] = {"attn_implementation": "eager", "dtype": torch.float32}
     if key == "minilm":
         folder = _minilm_folder()
         model = AutoModel.from_pretrained(folder, **kw)
