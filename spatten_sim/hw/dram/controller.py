@@ -406,6 +406,7 @@ def simulate(
     ch_next = NEVER
     for c in range(C):
         ch_next = min(ch_next, next_t[c])
+    due = np.empty(C, dtype=np.int64)  # channels that tick in the current cycle
 
     while total_left > 0:
         # ---------------- next global cycle (the channels' earliest wake-up is kept by the
@@ -475,12 +476,18 @@ def simulate(
                 if wake < next_t[c]:
                     next_t[c] = wake
         # ---------------- channels
+        # the channels due now, in channel order, found without a branch per channel (which
+        # ones are due changes from cycle to cycle: a branch on it is mispredicted often)
         ch_next = NEVER
+        n_due = 0
         for c in range(C):
-            if next_t[c] > t:
-                if next_t[c] < ch_next:
-                    ch_next = next_t[c]
-                continue
+            x = next_t[c]
+            due[n_due] = c
+            d = x <= t
+            n_due += d
+            ch_next = min(ch_next, NEVER if d else x)
+        for j in range(n_due):
+            c = due[j]
             last_t = t
             ch_st[c, C_CLOCK] = t + 1
             end = ch_start[c + 1]
