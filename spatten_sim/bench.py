@@ -315,9 +315,11 @@ def _phase(d: dict[str, Any], name: str) -> str:
 def format_table(doc: dict[str, Any]) -> str:
     rows = [("case", "proc CPU s", "wall s", "startup", "functional", "timing", "DRAM kern",
              "report", "cycles", "cycles/s", "events", "DRAM tx", "tx/s", "peak MiB")]  # fmt: skip
+    not_run = []  # listed under the table: a long reason in a column would widen it
     for d in doc["cases"]:
         if "error" in d:
-            rows.append((d["name"], f"not run: {d['error']}", *[""] * 12))
+            rows.append((d["name"], "not run", *["-"] * 12))
+            not_run.append(f"{d['name']}: not run: {d['error']}")
             continue
         rows.append((
             d["name"],
@@ -346,7 +348,7 @@ def format_table(doc: dict[str, Any]) -> str:
     units = ("CPU and wall in seconds (medians; process CPU [min-max] over the repeats); "
              "phases in CPU seconds (w: wall seconds); cycles/s = simulated cycles per CPU second of the timing "
              "phase; tx/s = DRAM transactions per CPU second of the HBM2 kernel")  # fmt: skip
-    return "\n".join([head, units, "", *lines])
+    return "\n".join([head, units, "", *lines, *(["", *not_run] if not_run else [])])
 
 
 COMPARED = ("process_cpu_seconds", "process_wall_seconds", "functional_cpu_seconds",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from spatten_sim.bench import format_compare, load_bench
+from spatten_sim.bench import format_compare, format_table, load_bench
 from spatten_sim.cli import main
 
 
@@ -42,6 +42,17 @@ def test_compare_prints_ratios(readme_bench: dict, tmp_path: Path) -> None:
     p = tmp_path / "old.json"
     p.write_text(json.dumps(readme_bench))
     assert load_bench(p)["cases"][0]["name"] == "readme"
+
+
+def test_a_case_not_run_keeps_the_table_narrow(readme_bench: dict) -> None:
+    """A case that could not run is a row of dashes; its reason is listed under the table."""
+    reason = "could not make the trace (the [trace] extra is not installed) " * 3
+    doc = dict(readme_bench, cases=[*readme_bench["cases"], {"name": "made", "error": reason}])
+    lines = format_table(doc).splitlines()
+    header = next(ln for ln in lines if ln.startswith("case"))
+    row = next(ln for ln in lines if ln.startswith("made "))
+    assert "not run" in row and reason not in row and len(row) <= len(header)
+    assert lines[-1] == f"made: not run: {reason}"
 
 
 def test_dram_stream_case(tmp_path: Path) -> None:
