@@ -27,7 +27,10 @@ import numpy as np
 from numba import njit, prange
 
 from spatten_sim.algo.quant import PARALLEL_MIN_ELEMENTS
+from spatten_sim.hw import numba_start
 from spatten_sim.trace import Trace
+
+numba_start.install()  # the cache stamp (see numba_start), before the first kernel
 
 __all__ = [
     "DenseCache",

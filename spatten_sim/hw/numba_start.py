@@ -22,13 +22,24 @@ modules the loader initialises the NRT and loads; everything else in Numba is un
 any compilation (a cache miss, a new type signature, anyone's ``@njit`` code) still refreshes
 the contexts first, as Numba's compiler always does, so nothing it compiles can tell the
 difference.
+
+Not a start-up matter but a correctness one (:func:`_install_kernel_stamp`): a cached kernel
+holds the machine code of the kernels it calls from other modules (Numba links them in), yet
+Numba checks only the source file of the kernel itself before it loads it. A cached
+``fetcher.fetch_batch`` would keep running the old HBM2 controller after ``controller.py``
+changed. For this package's kernels the cache's source stamp therefore also covers every module
+of the package that defines kernels (:data:`KERNEL_MODULES`): a change to any of them compiles
+them all again on first use.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import os
 import sys
 from types import ModuleType
 from typing import Any
@@ -119,9 +130,73 @@ def _install_lazy_cache_load() -> None:
     caching.Cache.load_overload = load_overload  # type: ignore[method-assign]
 
 
+#: the package's modules that define Numba kernels, relative to the package (a test checks that
+#: the list is complete): the cache stamp of each of their kernels covers all of them
+KERNEL_MODULES = (
+    "algo/fidelity.py",
+    "algo/quant.py",
+    "algo/topk.py",
+    "hw/dram/controller.py",
+    "hw/dram/controller_reference.py",
+    "hw/dram/mapping.py",
+    "hw/layout.py",
+    "hw/memory.py",
+    "hw/streaming.py",
+    "hw/units/fetcher.py",
+)
+
+#: the package's folder (a test points it elsewhere)
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@functools.lru_cache(maxsize=1)
+def kernels_stamp() -> str:
+    """A content hash of the modules in :data:`KERNEL_MODULES` (computed once per process)."""
+    h = hashlib.sha256()
+    for rel in KERNEL_MODULES:
+        h.update(rel.encode() + b"\0")
+        try:
+            with open(os.path.join(_PACKAGE_DIR, rel), "rb") as f:
+                h.update(f.read())
+        except OSError:
+            h.update(b"<missing>")
+    return h.hexdigest()
+
+
+def _is_own(path: str) -> bool:
+    try:
+        return os.path.commonpath([os.path.abspath(path), _PACKAGE_DIR]) == _PACKAGE_DIR
+    except ValueError:  # another drive (Windows)
+        return False
+
+
+def _install_kernel_stamp() -> None:
+    """The cache stamp of this package's kernels: Numba's stamp of the kernel's own file and
+    :func:`kernels_stamp` (idempotent; a Numba without the locator method keeps its stamps)."""
+    from numba.core import caching
+
+    mixin = getattr(caching, "_SourceFileBackedLocatorMixin", None)
+    original = getattr(mixin, "get_source_stamp", None)
+    if mixin is None or original is None or getattr(original, "_spatten_stamp", False):
+        return
+
+    def get_source_stamp(self: Any) -> Any:
+        own = original(self)
+        path = getattr(self, "_py_file", None)
+        if getattr(sys, "frozen", False) or not isinstance(path, str) or not _is_own(path):
+            return own
+        return (own, kernels_stamp())
+
+    get_source_stamp._spatten_stamp = True  # type: ignore[attr-defined]
+    get_source_stamp.__doc__ = original.__doc__
+    mixin.get_source_stamp = get_source_stamp
+
+
 def install() -> None:
-    """Put the hook in place unless Numba has already initialised, and the cache loader
-    (idempotent)."""
+    """Put the hook in place unless Numba has already initialised, the cache loader and the
+    cache stamp (idempotent). Called by every module of :data:`KERNEL_MODULES` before its
+    first kernel is defined (Numba computes a kernel's stamp when it is decorated)."""
+    _install_kernel_stamp()
     _install_lazy_cache_load()
     if _TARGET in sys.modules or _BLAS in sys.modules or _hook in sys.meta_path:
         return

@@ -114,3 +114,90 @@ def test_cached_kernels_load_without_registering_numpy_implementations() -> None
     assert warm["refreshed"] is False
     assert warm["norm"] == first["norm"] == 1.0 + float(np.sqrt(14.0))
     assert warm["topk"] == first["topk"]
+
+
+# ------------------------------------------------------------------ the cache stamp
+_DEPENDENT_SCRIPT = """
+import json, sys
+from spatten_sim.hw import numba_start as ns
+ns._PACKAGE_DIR = sys.argv[1]
+ns.KERNEL_MODULES = ("callee.py", "caller.py")
+ns.kernels_stamp.cache_clear()
+ns.install()
+sys.path.insert(0, sys.argv[1])
+import caller
+print(json.dumps({"value": int(caller.f())}))
+"""
+
+_CALLEE = """
+from numba import njit
+
+@njit(cache=True)
+def g():
+    return {value}
+"""
+
+_CALLER = """
+from numba import njit
+from callee import g
+
+@njit(cache=True)
+def f():
+    return g() + 100
+"""
+
+
+def test_a_cached_kernel_sees_a_change_in_a_kernel_it_calls(tmp_path: Path) -> None:
+    """Numba links a called kernel's machine code into the caller's cached code but checks only
+    the caller's own file; with the package's stamp an edit of the callee's module compiles the
+    caller again instead of loading its stale code (run in fresh interpreters, with the stamp
+    pointed at two modules of a temporary folder standing in for the package)."""
+
+    def run() -> int:
+        res = subprocess.run(
+            [sys.executable, "-c", _DEPENDENT_SCRIPT, str(tmp_path)],
+            capture_output=True, text=True, cwd=REPO, check=True,
+        )  # fmt: skip
+        return int(json.loads(res.stdout.strip().splitlines()[-1])["value"])
+
+    (tmp_path / "callee.py").write_text(_CALLEE.format(value=1))
+    (tmp_path / "caller.py").write_text(_CALLER)
+    assert run() == 101  # compiled and cached
+    assert run() == 101  # loaded from the cache
+    assert any((tmp_path / "__pycache__").glob("caller.f-*.nbi"))
+    (tmp_path / "callee.py").write_text(_CALLEE.format(value=2))
+    assert run() == 102  # not the cached 101
+
+
+def test_kernel_modules_lists_every_module_with_a_kernel() -> None:
+    """:data:`KERNEL_MODULES` is every module of the package that defines a Numba kernel, and
+    each of them installs the stamp before its first kernel (Numba takes the stamp then)."""
+    import re
+
+    from spatten_sim.hw import numba_start
+
+    pkg = REPO / "spatten_sim"
+    found = set()
+    for path in pkg.rglob("*.py"):
+        text = path.read_text()
+        first = re.search(r"^@njit\b|^\w+ = njit\(", text, re.M)
+        if first is None:
+            continue
+        rel = path.relative_to(pkg).as_posix()
+        found.add(rel)
+        install = text.find("\nnumba_start.install()")
+        assert 0 <= install < first.start(), f"{rel}: numba_start.install() before its kernels"
+    assert found == set(numba_start.KERNEL_MODULES)
+
+
+def test_the_package_kernels_stamp_covers_the_kernel_modules() -> None:
+    from numba.core.caching import InTreeCacheLocator
+
+    from spatten_sim.hw import numba_start
+    from spatten_sim.hw.units import fetcher
+
+    py_func = fetcher.fetch_batch.py_func
+    loc = InTreeCacheLocator.from_function(py_func, py_func.__code__.co_filename)
+    stamp = loc.get_source_stamp()
+    assert isinstance(stamp, tuple) and stamp[1] == numba_start.kernels_stamp()
+    assert len(stamp[1]) == 64  # sha256

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from spatten_sim.hw import numba_start
 from spatten_sim.hw.dram import timing as T
 from spatten_sim.hw.dram.controller import (
     B_ACT,
@@ -89,6 +90,8 @@ from spatten_sim.hw.dram.controller import (
     _log,
     _retire,
 )  # fmt: skip
+
+numba_start.install()  # the cache stamp (see numba_start), before the first kernel
 
 
 @njit(cache=True)

@@ -27,11 +27,14 @@ import numpy as np
 from numba import njit
 
 from spatten_sim.config import HwConfig
+from spatten_sim.hw import numba_start
 from spatten_sim.hw.dram.controller import prepare_batch, simulate
 from spatten_sim.hw.dram.mapping import decode_into
 from spatten_sim.hw.layout import AddressLayout, batch_transactions
 from spatten_sim.hw.memory import MemoryModel
 from spatten_sim.hw.units.base import ceil_div
+
+numba_start.install()  # the cache stamp (see numba_start), before the first kernel
 
 #: a part of a fetch: (stream, layer, head, rows, bits)
 Part = tuple[str, int, int, np.ndarray, int]
