@@ -129,14 +129,19 @@ def new_state(params: np.ndarray) -> tuple[np.ndarray, ...]:
 
 @njit(cache=True)
 def prepare_batch(addresses, arrival, request_bytes, n_channels, ch, order, start):
-    """Check a batch and group its requests by channel (stable counting sort).
+    """Check a batch and group its requests by channel (stable counting sort). ``request_bytes``
+    is a power of two.
 
     Returns 0 if fine, 1 if an address is negative or not aligned to ``request_bytes``, 2 if the
     arrival cycles decrease or are negative.
     """
     n = addresses.shape[0]
+    # alignment by a mask (DramConfig.validate makes the request size a power of two): a modulo
+    # by a run-time value would be a division per address
+    mask = request_bytes - 1
     for i in range(n):
-        if addresses[i] < 0 or addresses[i] % request_bytes != 0:
+        a = addresses[i]
+        if a < 0 or (a & mask) != 0:
             return 1
         if arrival[i] < 0 or (i > 0 and arrival[i] < arrival[i - 1]):
             return 2
