@@ -198,6 +198,25 @@ def _log(log, log_n, t, c, cmd, bank, row):
     log_n[0] = n + 1
 
 
+@njit(cache=True, inline="always")
+def _q_remove(q, c, n, pos):
+    """Remove entry ``pos`` of the age-ordered queue ``q[c, :n]``; returns the new length.
+    Inlined (a plain call with the array costs more than the shift), unsigned indices (no
+    negative-index fix-up per element)."""
+    for j in range(np.uint64(pos), np.uint64(n - 1)):
+        q[c, j] = q[c, j + np.uint64(1)]
+    return n - 1
+
+
+@njit(cache=True, inline="always")
+def _q2_remove(q, c, w, n, pos):
+    """Remove entry ``pos`` of the age-ordered queue ``q[c, w, :n]``; returns the new length
+    (as :func:`_q_remove`)."""
+    for j in range(np.uint64(pos), np.uint64(n - 1)):
+        q[c, w, j] = q[c, w, j + np.uint64(1)]
+    return n - 1
+
+
 @njit(cache=True)
 def _move(src, n_src, dst, n_dst, c, w, b, row, req_row, tmp):
     """Move the entries of bank ``b`` (and row ``row``, unless -1) from the age-ordered queue
@@ -307,7 +326,8 @@ def simulate(
     nb = bank_st.shape[1]
     H = hist.shape[0]
     # bank -> bank group, rank and pseudo-channel (table lookups: no division per candidate).
-    # Unsigned, like the channel numbers in ``due`` and the indices of the queue shifts below:
+    # Unsigned, like the channel numbers in ``due`` and the indices of the queue shifts
+    # (``_q_remove``):
     # Numba adds a negative-index fix-up to every array access with a signed index, and in this
     # kernel those fix-ups cost more than the work (same-process A/B on the recorded GPT-2
     # stream: about 4 % for these tables, 9 % for the hit queue's shift, 4 % for ``due``)
@@ -638,19 +658,13 @@ def simulate(
                     if auto_pre:
                         bank_st[c, b, B_ACT] = max(bank_st[c, b, B_ACT], t + t_wra_act)
                         pc_st[c, pi, PC_REF] = max(pc_st[c, pi, PC_REF], t + t_wra_ref)
-                # leave the buffer it was in (the shifts inline: a helper call costs more)
+                # leave the buffer it was in
                 if from_active:
-                    na = n_act[c] - 1
-                    for j2 in range(np.uint64(best), np.uint64(na)):
-                        q_act[c, j2] = q_act[c, j2 + np.uint64(1)]
-                    n_act[c] = na
+                    n_act[c] = _q_remove(q_act, c, n_act[c], best)
                     bank_st[c, b, B_ACTIVE] = 0
                     pc_st[c, pi, PC_ACTIVE] -= 1
                 else:
-                    nh = n_hit[c, w] - 1
-                    for j2 in range(np.uint64(best), np.uint64(nh)):
-                        q_hit[c, w, j2] = q_hit[c, w, j2 + np.uint64(1)]
-                    n_hit[c, w] = nh
+                    n_hit[c, w] = _q2_remove(q_hit, c, w, n_hit[c, w], best)
                     if w == 1:
                         n_wr[c] -= 1
                     else:
@@ -787,10 +801,7 @@ def simulate(
                             first_cmd[i] = 1
                             counters[c, K_MISSES] += 1
                         # into the active buffer (in age order)
-                        nn = n_need[c, w] - 1
-                        for j2 in range(np.uint64(best), np.uint64(nn)):
-                            q_need[c, w, j2] = q_need[c, w, j2 + np.uint64(1)]
-                        n_need[c, w] = nn
+                        n_need[c, w] = _q2_remove(q_need, c, w, n_need[c, w], best)
                         if w == 1:
                             n_wr[c] -= 1
                         else:
