@@ -15,18 +15,22 @@ outlive the process that started them.
   Numba's thread pool loaded) ends the process at once with ``128 + signal`` and one line on
   stderr, instead of Python's default (a SIGTERM kill, or a KeyboardInterrupt in the middle of
   finalization). Only for a process's entry point: a caller that runs commands in-process (a
-  sweep worker, a test) keeps its own handlers.
+  sweep worker, a test) keeps its own handlers. After the last exit handler the interpreter
+  tears down in C and resets its signal handlers to the default, so a SIGTERM there would still
+  kill the process (status -15 instead of 143); from that moment the signals are held instead
+  (POSIX), and the process ends with its command's own status (the command had finished).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 
 #: signals handled like Ctrl-C
@@ -91,9 +95,19 @@ def exit_at_once_on_signal(say: Callable[[str], None]) -> None:
         finally:
             os._exit(128 + signum)
 
-    for s in (signal.SIGINT, *TERMINATING):
-        if signal.getsignal(s) is not signal.SIG_IGN:
-            signal.signal(s, _exit_now)
+    held = [s for s in (signal.SIGINT, *TERMINATING) if signal.getsignal(s) is not signal.SIG_IGN]
+    for s in held:
+        signal.signal(s, _exit_now)
+    if hasattr(signal, "pthread_sigmask"):
+        # registered now, so it runs after the exit handlers registered later (atexit is last in,
+        # first out): from there on the interpreter's teardown would meet a default handler
+        atexit.register(_hold, held)
+
+
+def _hold(signals: Sequence[int]) -> None:
+    """Block ``signals`` for the rest of the process (they are discarded at its exit)."""
+    with contextlib.suppress(OSError, ValueError):
+        signal.pthread_sigmask(signal.SIG_BLOCK, signals)
 
 
 def _set_parent_death_signal() -> bool:

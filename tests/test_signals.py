@@ -215,6 +215,31 @@ def test_signal_during_shutdown_exits_with_its_status_and_one_line(sig: int) -> 
     assert res.stdout.strip(), "what the command printed before the signal is kept"
 
 
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_signal_after_the_last_exit_handler_is_held_not_a_kill() -> None:
+    """After the last exit handler the interpreter resets its signal handlers to the default
+    while it tears down; a SIGTERM there would kill the process (-15, not 143). The signals are
+    held from that moment, and the process ends with the command's status. An exit handler
+    registered before ``console`` runs after its own, in that last stretch."""
+    code = (
+        "import atexit, os, signal, sys\n"
+        "def late():\n"
+        "    held = signal.pthread_sigmask(signal.SIG_BLOCK, [])\n"
+        "    print('held', sorted(int(s) for s in held), flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "atexit.register(late)\n"
+        "from spatten_sim.cli import console\n"
+        "sys.exit(console(['presets']))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, (res.returncode, res.stderr)
+    held = next(ln for ln in res.stdout.splitlines() if ln.startswith("held "))
+    assert {int(signal.SIGINT), int(signal.SIGTERM), int(signal.SIGHUP)} <= set(
+        json.loads(held[5:])
+    )
+    assert "while exiting" not in res.stderr and "Traceback" not in res.stderr
+
+
 def test_signal_handlers_are_restored_for_in_process_callers() -> None:
     """``main`` (run in-process by sweep workers and tests) leaves the caller's handlers as it
     found them."""
