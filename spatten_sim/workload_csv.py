@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spatten_sim.algo.topk import official_topk_latency
+from spatten_sim.algo.topk import official_topk_latencies
 from spatten_sim.config import HwConfig
 from spatten_sim.errors import SpattenError, WorkloadError
 from spatten_sim.limits import LIMITS, check_count, check_index
@@ -136,43 +136,43 @@ def _parse_int(path: Path, line: int, col: str, raw: str) -> int:
     return int(f)
 
 
+#: how each column is read, in COLUMNS order (= OfficialRow's fields after ``line``):
+#: 0 an integer, 1 a boolean, 2 a real number
+_KINDS = tuple(
+    (col, 0 if col in _INT or col == "embedding_length_D" else 1 if col in _BOOL else 2)
+    for col in COLUMNS
+)
+_BOOL_TEXT = frozenset(("True", "False", "true", "false", "1", "0"))
+_TRUE_TEXT = frozenset(("True", "true", "1"))
+
+
 def _parse_row(path: Path, line: int, rec: dict[str, str]) -> OfficialRow:
-    vals: dict[str, object] = {}
-    for col in COLUMNS:
-        raw = (rec.get(col) or "").strip()
+    vals: list[object] = []
+    for col, kind in _KINDS:
+        raw = rec.get(col)
+        raw = raw.strip() if raw else ""
         if raw == "":
             raise _fail(path, f"line {line}: {col}: empty value")
-        if col in _INT or col == "embedding_length_D":
-            vals[col] = _parse_int(path, line, col, raw)
-        elif col in _BOOL:
-            if raw not in ("True", "False", "true", "false", "1", "0"):
+        if kind == 0:
+            # plain integer text first (int() accepts a subset of what float() does, with the
+            # same value below 2**53); anything else, "64.0" say, goes through float()
+            if len(raw) <= 15:
+                try:
+                    vals.append(int(raw))
+                    continue
+                except ValueError:
+                    pass
+            vals.append(_parse_int(path, line, col, raw))
+        elif kind == 1:
+            if raw not in _BOOL_TEXT:
                 raise _fail(path, f"line {line}: {col}: expected True or False, got {raw!r}")
-            vals[col] = raw in ("True", "true", "1")
+            vals.append(raw in _TRUE_TEXT)
         else:
             try:
-                vals[col] = float(raw)
+                vals.append(float(raw))
             except ValueError:
                 raise _fail(path, f"line {line}: {col}: not a number: {raw!r}") from None
-    row = OfficialRow(
-        line=line,
-        iteration_id=vals["iteration_id"],  # type: ignore[arg-type]
-        layer_id=vals["layer_id"],  # type: ignore[arg-type]
-        head_id=vals["head_id"],  # type: ignore[arg-type]
-        head_dim=vals["embedding_length_D"],  # type: ignore[arg-type]
-        sentence_length=vals["sentence_length_L"],  # type: ignore[arg-type]
-        key_fetch_num=vals["key_fetch_num"],  # type: ignore[arg-type]
-        quant_key_bit=vals["quant_key_bit"],  # type: ignore[arg-type]
-        quant_query_bit=vals["quant_query_bit"],  # type: ignore[arg-type]
-        auto_requant_thres=vals["auto_requant_thres"],  # type: ignore[arg-type]
-        if_requant=vals["if_requant"],  # type: ignore[arg-type]
-        auto_requant_incre=vals["auto_requant_incre"],  # type: ignore[arg-type]
-        value_fetch_num=vals["value_fetch_num"],  # type: ignore[arg-type]
-        quant_value_bit=vals["quant_value_bit"],  # type: ignore[arg-type]
-        if_accumulate_importance=vals["if_accumulate_importance"],  # type: ignore[arg-type]
-        if_rescale_previous_importance=vals["if_rescale_previous_importance"],  # type: ignore[arg-type]
-        if_topk=vals["if_topk"],  # type: ignore[arg-type]
-        topk=vals["topk"],  # type: ignore[arg-type]
-    )
+    row = OfficialRow(line, *vals)  # type: ignore[arg-type]
     _check_row(path, row)
     return row
 
@@ -401,6 +401,25 @@ def load_official_csv(path: str | Path, cfg: HwConfig) -> Workload:
         seen.add(key)
         groups.append([r])
 
+    # the official latency model's calls in the driver's order (one Generator, file order): the
+    # local-V top-k of every request (of the first of a fused 6-bit pair only), then the token
+    # top-k of an if_topk row; all drawn in one call, then handed out in the same order
+    ns: list[int] = []
+    ks: list[int] = []
+    batch_part = 0
+    for r in rows:
+        fused = r.quant_key_bit == 6  # bits -1/10/12 map to 8: never a fused pair
+        if not fused or batch_part % 2 == 0:
+            ns.append(r.key_fetch_num)
+            ks.append(r.value_fetch_num)
+        batch_part = batch_part + 1 if fused else 0
+        if r.if_topk:
+            n = r.sentence_length if r.if_rescale_previous_importance else r.key_fetch_num
+            ns.append(max(n, r.topk))
+            ks.append(r.topk)
+    drawn = iter(official_topk_latencies(np.array(ns, np.int64), np.array(ks, np.int64), p_cmp,
+                                         ovh, gen)[0].tolist())  # fmt: skip
+
     batch_part = 0
     n_forced = 0
     pending: TopkCall | None = None
@@ -423,14 +442,10 @@ def load_official_csv(path: str | Path, cfg: HwConfig) -> Workload:
             qb = r.quant_query_bit if r.quant_query_bit > 0 else 16
             # local-V top-k latency, with the driver's fused 6-bit pairs
             if kb == 6:
-                cyc = (
-                    official_topk_latency(r.key_fetch_num, r.value_fetch_num, p_cmp, ovh, gen)[0]
-                    if batch_part % 2 == 0
-                    else 0
-                )
+                cyc = next(drawn) if batch_part % 2 == 0 else 0
                 batch_part += 1
             else:
-                cyc = official_topk_latency(r.key_fetch_num, r.value_fetch_num, p_cmp, ovh, gen)[0]
+                cyc = next(drawn)
                 batch_part = 0
             n_keys = _ceil8(r.key_fetch_num)
             n_vals = _ceil8(r.value_fetch_num)
@@ -463,8 +478,7 @@ def load_official_csv(path: str | Path, cfg: HwConfig) -> Workload:
             if r.if_topk:
                 n = r.sentence_length if r.if_rescale_previous_importance else r.key_fetch_num
                 n = max(n, r.topk)
-                c, _ = official_topk_latency(n, r.topk, p_cmp, ovh, gen)
-                call_after = TopkCall(int(n), int(r.topk), int(c))
+                call_after = TopkCall(int(n), int(r.topk), next(drawn))
         r0 = grp[0]
         layers.append(
             LayerJob(

@@ -72,6 +72,35 @@ def test_small_token_topk_calls(small):
     assert all(c.cycles > 0 and c.k <= c.n for _, _, c in calls)
 
 
+@pytest.mark.parametrize("which", ["small", "medium"])
+def test_latency_draws_are_the_driver_calls_in_file_order(which, cfg, request):
+    """The importer draws all latencies in one batch: the same figures as the official driver's
+    calls one at a time, in file order, from one Generator (local-V top-k of each request, the
+    first of a fused 6-bit pair only, then an if_topk row's token top-k)."""
+    from spatten_sim.algo.topk import official_topk_latency
+    from spatten_sim.workload_csv import read_official_rows
+
+    wl = request.getfixturevalue(which)
+    rows, _ = read_official_rows(SMALL if which == "small" else MEDIUM)
+    gen = np.random.default_rng(cfg.policy.topk_seed)
+    p, ovh = cfg.topk.comparators, cfg.topk.round_overhead_cycles
+    local, token = [], []
+    part = 0
+    for r in rows:
+        if r.quant_key_bit == 6:
+            local.append(official_topk_latency(r.key_fetch_num, r.value_fetch_num, p, ovh, gen)[0]
+                         if part % 2 == 0 else 0)  # fmt: skip
+            part += 1
+        else:
+            local.append(official_topk_latency(r.key_fetch_num, r.value_fetch_num, p, ovh, gen)[0])
+            part = 0
+        if r.if_topk:
+            n = r.sentence_length if r.if_rescale_previous_importance else r.key_fetch_num
+            token.append(official_topk_latency(max(n, r.topk), r.topk, p, ovh, gen)[0])
+    assert [int(h.local_topk_cycles[0]) for h in wl.head_jobs()] == local
+    assert [lj.token_topk.cycles for lj in wl.layers if lj.token_topk] == token
+
+
 def test_key_ids_nested_and_never_restored(small):
     keys = {}
     for lj in small.layers:

@@ -71,6 +71,7 @@ __all__ = [
     "TopKRowsResult",
     "engine_latency_stats",
     "official_latency_stats",
+    "official_topk_latencies",
     "official_topk_latency",
     "official_topk_latency_reference",
     "topk",
@@ -443,6 +444,35 @@ def official_topk_latency(
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(int(rng))
     c, r = _official_latency_kernel(gen, int(n), int(k), int(comparators), int(overhead_cycles))
     return int(c), int(r)
+
+
+def official_topk_latencies(
+    n: np.ndarray,
+    k: np.ndarray,
+    comparators: int = DEFAULT_COMPARATORS,
+    overhead_cycles: int = DEFAULT_ROUND_OVERHEAD_CYCLES,
+    rng: np.random.Generator | int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`official_topk_latency` for a sequence of calls ``(n[j], k[j])`` in one Numba call:
+    the draws of the calls one after the other from ``rng``, so ``cycles[j], rounds[j]`` are what
+    the ``j``-th of the single calls in that order returns (an importer with thousands of calls
+    pays the ``Generator``'s hand-over to Numba once instead of per call)."""
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(int(rng))
+    ns = np.ascontiguousarray(n, dtype=np.int64)
+    ks = np.ascontiguousarray(k, dtype=np.int64)
+    if ns.shape != ks.shape or ns.ndim != 1:
+        raise ValueError(f"n and k must be 1-D of one length, got {ns.shape} and {ks.shape}")
+    cycles = np.empty(ns.size, np.int64)
+    rounds = np.empty(ns.size, np.int64)
+    if ns.size:
+        _official_latency_many(gen, ns, ks, int(comparators), int(overhead_cycles), cycles, rounds)
+    return cycles, rounds
+
+
+@njit(cache=True)
+def _official_latency_many(gen, ns, ks, p, overhead, cycles, rounds):
+    for j in range(ns.shape[0]):
+        cycles[j], rounds[j] = _official_latency_kernel(gen, ns[j], ks[j], p, overhead)
 
 
 @njit(cache=True)

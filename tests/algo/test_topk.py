@@ -255,3 +255,19 @@ def test_official_latency_numba_equals_numpy(n, k, p, seed, draws) -> None:
             n, k, p, 3, g2
         )
     assert g1.integers(2**62) == g2.integers(2**62)
+
+
+def test_official_latencies_batch_is_the_single_calls_in_order():
+    from spatten_sim.algo.topk import official_topk_latencies
+
+    rs = np.random.default_rng(5)
+    ns = rs.integers(0, 1100, 200)
+    ks = np.minimum(rs.integers(0, 1100, 200), ns)
+    g1, g2 = np.random.default_rng(7), np.random.default_rng(7)
+    cycles, rounds = official_topk_latencies(ns, ks, 16, 3, g1)
+    one = [official_topk_latency(int(n), int(k), 16, 3, g2) for n, k in zip(ns, ks, strict=True)]
+    assert cycles.tolist() == [c for c, _ in one] and rounds.tolist() == [r for _, r in one]
+    assert g1.integers(1 << 40) == g2.integers(1 << 40)  # the generators end in one state
+    assert official_topk_latencies(np.zeros(0, int), np.zeros(0, int))[0].size == 0
+    with pytest.raises(ValueError, match="1-D of one length"):
+        official_topk_latencies(np.ones(2, int), np.ones(3, int))
