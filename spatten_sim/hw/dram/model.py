@@ -153,6 +153,9 @@ class DramMemory:
         self._frontends: dict[Any, FrontendLimits] = {}  #: per crossbar limits given to access
         self._no_writes = np.zeros(8192, dtype=np.int64)
         self._fused: tuple[Any, ...] | None = None  #: :meth:`fused_state`, made on first use
+        # the crossbar and frontend of the last fused_state call (a fresh object: none yet)
+        self._fused_for: Any = object()
+        self._fused_fe: Any = object()
 
     # ------------------------------------------------------------------ core interface
     def access(
@@ -289,6 +292,8 @@ class DramMemory:
         After the call the caller reports it with :meth:`fused_done`."""
         if self.kernel != "fast" or self.recorder is not None or self.clock_ratio != 1.0:
             return None
+        if crossbar is self._fused_for and self._frontend is self._fused_fe:
+            return self._fused  # the same crossbar object as the last call: nothing to set
         fe = self._frontend_for(crossbar)  # the first batch too: the same frontend as access
         if fe is not self._frontend:
             p = self._params
@@ -307,6 +312,7 @@ class DramMemory:
                 self._faw, self._pc, self._chan, self._counters, self._inflight,
                 self._inflight_n, self._front, self._hist, self._log, self._log_n,
             )  # fmt: skip
+        self._fused_for, self._fused_fe = crossbar, fe
         return st
 
     def no_writes(self, n: int) -> np.ndarray:

@@ -80,6 +80,8 @@ class Fetcher:
         self._dram = inner if self.fast and hasattr(inner, "fused_state") else None
         self._xbar = getattr(memory, "limits", None)
         self._res = np.zeros(4, np.int64)
+        self._conv_bytes = cfg.bitwidth_converter.bytes_per_cycle
+        self._fifo_width = cfg.fetcher.data_fifo_width_bytes
 
     def submit(self, now: int, parts: list[Part], actions=None) -> FetchResult:
         """Submit a batch at cycle ``now``; returns its rows' ready cycles (final: the memory
@@ -102,12 +104,12 @@ class Fetcher:
         nbytes = n * self.tx
         self.transactions += n
         self.busy_cycles += issue
-        self.converter_busy_cycles += ceil_div(nbytes, self.cfg.bitwidth_converter.bytes_per_cycle)
+        self.converter_busy_cycles += ceil_div(nbytes, self._conv_bytes)
         if actions is not None:
             f = actions["fetcher"]
             f["requests"] += n
             f["address_fifo_accesses"] += 2 * n
-            f["data_fifo_accesses"] += 2 * nbytes / self.cfg.fetcher.data_fifo_width_bytes
+            f["data_fifo_accesses"] += 2 * nbytes / self._fifo_width
             actions["bitwidth_converter"]["bytes"] += nbytes
 
     def _submit_fast(self, now: int, parts: list[Part], actions) -> FetchResult | None:
@@ -115,19 +117,27 @@ class Fetcher:
         reference path, which sorts them)."""
         n_parts = len(parts)
         lay = self.layout
-        bases = np.empty(n_parts, np.int64)
-        row_bits = np.empty(n_parts, np.int64)
-        row_off = np.zeros(n_parts + 1, np.int64)
+        # per part: base address, row width in bits, first row in rows_all (Python lists, one
+        # array each after the loop: cheaper than item by item into arrays)
+        base_l = [0] * n_parts
+        bits_l = [0] * n_parts
+        off_l = [0] * (n_parts + 1)
         bound = 0
+        off = 0
         tx_bits = 8 * self.tx
+        head_dim = lay.head_dim
         for p, (stream, layer, h, rows, bits) in enumerate(parts):
-            bases[p] = lay.base(stream, layer, h)
-            rb = lay.head_dim * bits if bits > 0 else 0
-            row_bits[p] = rb
-            row_off[p + 1] = row_off[p] + rows.size
+            base_l[p] = lay.base(stream, layer, h)
+            rb = head_dim * bits if bits > 0 else 0
+            bits_l[p] = rb
+            off += rows.size
+            off_l[p + 1] = off
             bound += rows.size * (rb // tx_bits + 2)
+        bases = np.array(base_l, np.int64)
+        row_bits = np.array(bits_l, np.int64)
+        row_off = np.array(off_l, np.int64)
         rows_all = (
-            np.concatenate([p[3] for p in parts]).astype(np.int64, copy=False)
+            np.concatenate([p[3] for p in parts], dtype=np.int64)
             if n_parts > 1
             else parts[0][3].astype(np.int64, copy=False)
         )
@@ -136,8 +146,8 @@ class Fetcher:
         dram = self._dram
         st = dram.fused_state(self._xbar) if dram is not None else None
         if st is not None:
-            return self._submit_fused(now, parts, bases, row_bits, rows_all, row_off, bound,
-                                      addrs, tx_off, st, actions)  # fmt: skip
+            return self._submit_fused(now, parts, bases, row_bits, rows_all, off_l, row_off,
+                                      bound, addrs, tx_off, st, actions)  # fmt: skip
         n = batch_transactions(bases, row_bits, rows_all, row_off, self.tx, addrs, tx_off)
         if n < 0:
             return None
@@ -156,8 +166,9 @@ class Fetcher:
         return FetchResult(start, issue, n, ready)
 
     def _submit_fused(
-        self, now, parts, bases, row_bits, rows_all, row_off, bound, addrs, tx_off, st, actions
-    ) -> FetchResult | None:
+        self, now, parts, bases, row_bits, rows_all, off_l, row_off, bound, addrs, tx_off, st,
+        actions,
+    ) -> FetchResult | None:  # fmt: skip
         """:meth:`_submit_fast` with the addresses, the memory model and the row-ready cycles in
         one Numba call (:func:`fetch_batch`): the same computation, without the Python and
         dispatch overhead of five calls per batch."""
@@ -184,13 +195,20 @@ class Fetcher:
         if n == 0:
             ready = tuple(np.full(p[3].size, now, np.int64) for p in parts)
             return FetchResult(now, 0, 0, ready)
-        start, issue = int(res[1]), int(res[2])
+        _, start, issue, last = res.tolist()
         self.free_at = start + issue
-        dram.fused_done(int(res[3]), cpu)
-        for p, part in enumerate(parts):
-            self.bytes_by_stream[part[0]] += int(tx_off[p + 1] - tx_off[p]) * self.tx
+        dram.fused_done(last, cpu)
+        tx = self.tx
+        by_stream = self.bytes_by_stream
+        if len(parts) == 1:
+            by_stream[parts[0][0]] += n * tx
+            ready: tuple[np.ndarray, ...] = (out,)
+        else:
+            to = tx_off.tolist()
+            for p, part in enumerate(parts):
+                by_stream[part[0]] += (to[p + 1] - to[p]) * tx
+            ready = tuple(out[off_l[p] : off_l[p + 1]] for p in range(len(parts)))
         self._account(n, issue, actions)
-        ready = tuple(out[row_off[p] : row_off[p + 1]] for p in range(len(parts)))
         return FetchResult(start, issue, n, ready)
 
     def _submit_reference(self, now: int, parts: list[Part], actions) -> FetchResult:
