@@ -124,3 +124,37 @@ def test_summarization_layers_take_the_event_free_path() -> None:
     assert fast * 10 < ref
     _both("spatten", path, ("buffers.double_buffered=false",))
     _both("dense", path, ("fetcher.max_in_flight_requests=2", "topk.comparators=2"))
+
+
+def test_generation_layers_take_the_event_free_path(monkeypatch) -> None:
+    """Generation layers (one query a head) are timed by one Numba call each
+    (hw/generation.py): every generation layer of a decoder trace with grouped K/V heads
+    (SmolLM2: later heads of a group fetch no K rows of their own) takes that path, and the
+    report still equals the event path's, with tiny buffers too (allocations that wait)."""
+    from spatten_sim.hw import accelerator
+
+    taken: list[bool] = []
+    orig = accelerator.Accelerator._generation_fast_ok
+
+    def spy(self, li: int) -> bool:
+        ok = orig(self, li)
+        if self.cfg.timing.mode == "fast" and self.heads[li][0].hj.stage == "generation":
+            taken.append(ok)
+        return ok
+
+    monkeypatch.setattr(accelerator.Accelerator, "_generation_fast_ok", spy)
+    path = REPO / "traces" / "smollm2-wiki-96+16.npz"
+    fast = simulate("spatten", path).to_dict()["sim"]["events"]
+    assert taken and all(taken)
+    ref = simulate("spatten", path, sets=["timing.mode=reference"]).to_dict()["sim"]["events"]
+    assert fast * 10 < ref
+    _both("spatten", path)
+    _both("dense", path, ("fetcher.max_in_flight_requests=1", "buffers.value_sram_bytes=400",
+                          "buffers.key_sram_bytes=1000"))  # fmt: skip
+
+
+def test_generation_fast_path_needs_the_fused_fetch() -> None:
+    """Without the HBM2 model's fused path (the ideal memory) generation keeps its events,
+    with the same report."""
+    path = REPO / "traces" / "smollm2-wiki-96+16.npz"
+    _both("spatten", path, ("memory.preset=ideal",))

@@ -37,6 +37,7 @@ import simpy
 from simpy.events import EventPriority
 
 from spatten_sim.config import HwConfig
+from spatten_sim.hw.generation import FETCH_FIELDS, LOG_FETCH, LOG_PASS, generation_layer
 from spatten_sim.hw.layout import AddressLayout
 from spatten_sim.hw.memory import MemoryModel
 from spatten_sim.hw.result import LayerRecord, TimingResult, dram_actions, layer_record
@@ -288,6 +289,9 @@ class Accelerator:
             elif barrier and self._summarization_fast_ok(li):
                 end = self._summarization_layer(li, t)
                 yield self._at(end, _RELEASE)
+            elif barrier and self._generation_fast_ok(li):
+                end = self._generation_layer(li, t)
+                yield self._at(end, _RELEASE)
             else:
                 for h in self.heads[li]:
                     if h.hj.stage == "generation":
@@ -403,6 +407,197 @@ class Accelerator:
         self._next_new = self._back_next = last
         self._layer_left[li] = 0
         self._layer_end[li] = end
+        return end
+
+    # ------------------------------------------------------------------ generation, fast
+    def _generation_fast_ok(self, li: int) -> bool:
+        """A layer of generation heads the fast path may time without events
+        (:mod:`spatten_sim.hw.generation`): the fast mode, no timeline, the fused HBM2 fetch path,
+        the machine drained (nothing in flight, no arbiter wake-up pending), every head one
+        query, each fetch list ascending (else the fetcher's reference path sorts it)."""
+        if self.cfg.timing.mode != "fast" or self.timeline is not None:
+            return False
+        if self._pending or self._back_busy or self._arb_wake < _INF:
+            return False
+        heads = self.heads[li]
+        if not heads or not (self._back_next == self._next_new == heads[0].first_job):
+            return False
+        dram = self.fetcher._dram
+        if dram is None or dram.fused_state(self.fetcher._xbar) is None:
+            return False
+        for h in heads:
+            hj = h.hj
+            if hj.stage != "generation" or hj.n_queries != 1:
+                return False
+            for rows in (hj.k_msb_fetch, hj.k_lsb_fetch, hj.q_lsb_fetch, hj.v_fetch,
+                         hj.v_lsb_fetch):  # fmt: skip
+                if rows.size > 1 and not bool((rows[1:] > rows[:-1]).all()):
+                    return False
+        return True
+
+    def _generation_layer(self, li: int, t0: int) -> int:
+        """Time a layer of generation heads without events; returns its end cycle.
+
+        :func:`spatten_sim.hw.generation.generation_layer` runs the arbiter and the back chain
+        of the layer's jobs with the same decisions, fetches and recurrences as the event path;
+        its log of fetches, passes and back chain runs is booked here in its order, with the
+        same calls as the event path (so even the order in which action counters first appear
+        is the same). ``tests/test_timing_modes.py`` checks that the reports equal the event
+        path's (``timing.mode: reference``) exactly.
+        """
+        heads = self.heads[li]
+        pipe, bufs, lay, fetcher = self.pipe, self.bufs, self.layout, self.fetcher
+        dram = fetcher._dram
+        assert dram is not None
+        st = dram.fused_state(fetcher._xbar)
+        assert st is not None
+        J = len(heads)
+        hjs = [h.hj for h in heads]
+        ln = np.array([max(1, int(hj.keys_per_query[0])) for hj in hjs], np.int64)
+        lm = np.array([max(1, int(hj.v_kept[0])) for hj in hjs], np.int64)
+        req = np.array([bool(hj.requant[0]) for hj in hjs], np.uint8)
+        cyc = np.array([int(hj.local_topk_cycles[0]) for hj in hjs], np.int64)
+        select = np.asarray(pipe.topk.is_select(ln, lm, cyc), np.bool_)
+        extra = np.where(select, pipe.topk.extra_rounds(ln, cyc), 0).astype(np.int64)
+        kneed = np.array([bufs.key_bytes(hj.k_msb_fetch.size, hj.head_dim) for hj in hjs],
+                         np.int64)  # fmt: skip
+        vneed = np.array([bufs.value_bytes(hj.v_fetch.size, hj.head_dim) for hj in hjs],
+                         np.int64)  # fmt: skip
+        qlsb_pos = np.full(J, -1, np.int64)
+        groups: dict[int, int] = {}
+        gid = np.array([groups.setdefault(hj.kv_head, len(groups)) for hj in hjs], np.int64)
+        # the parts of each job's three fetches, in the event path's order
+        streams: list[str] = []
+        base_l: list[int] = []
+        bits_l: list[int] = []
+        row_l: list[np.ndarray] = []
+        fparts = np.zeros(3 * J + 1, np.int64)
+        word = lay.head_dim
+        tx_bits = 8 * fetcher.tx
+        bound = 0
+
+        def part(stream: str, layer: int, head: int, rows: np.ndarray, bits: int) -> None:
+            nonlocal bound
+            streams.append(stream)
+            base_l.append(lay.base(stream, layer, head))
+            rb = word * bits if bits > 0 else 0
+            bits_l.append(rb)
+            row_l.append(rows)
+            bound += rows.size * (rb // tx_bits + 2)
+
+        for j, hj in enumerate(hjs):
+            b = hj.bits
+            fparts[3 * j] = len(streams)
+            part("q", hj.layer, hj.head, hj.q_fetch[0:1], b.q_msb)
+            if hj.k_msb_fetch.size:
+                part("k_msb", hj.layer, hj.kv_head, hj.k_msb_fetch, b.k_msb)
+            fparts[3 * j + 1] = len(streams)
+            if req[j]:
+                part("k_lsb", hj.layer, hj.kv_head, hj.k_lsb_fetch, b.k_lsb)
+                if hj.q_lsb_fetch.size:
+                    part("q_lsb", hj.layer, hj.head, hj.q_lsb_fetch, b.q_lsb)
+                    token = int(hj.query_ids[0])
+                    pos = int(np.searchsorted(hj.q_lsb_fetch, token))
+                    if pos < hj.q_lsb_fetch.size and int(hj.q_lsb_fetch[pos]) == token:
+                        qlsb_pos[j] = pos
+            fparts[3 * j + 2] = len(streams)
+            if hj.v_fetch.size or hj.v_lsb_fetch.size:
+                part("v", hj.layer, hj.kv_head, hj.v_fetch, b.v_msb)
+                if hj.v_lsb_fetch.size:
+                    part("v_lsb", hj.layer, hj.kv_head, hj.v_lsb_fetch, b.v_lsb)
+        fparts[3 * J] = len(streams)
+        part_rows = np.zeros(len(row_l) + 1, np.int64)
+        np.cumsum([r.size for r in row_l], out=part_rows[1:])
+        rows = np.concatenate(row_l, dtype=np.int64)
+        # the arbiter's and the buffers' state, in and out
+        cap = 2 * J + 4
+        wrel = np.zeros(len(self._wrel) + cap, np.int64)
+        wrel[: len(self._wrel)] = self._wrel
+        krel_t = np.zeros(len(self._krel) + cap, np.int64)
+        krel_b = np.zeros_like(krel_t)
+        for i, (rt, nb) in enumerate(self._krel):
+            krel_t[i], krel_b[i] = rt, nb
+        vrel_t = np.zeros(len(self._vrel) + cap, np.int64)
+        vrel_b = np.zeros_like(vrel_t)
+        for i, (rt, nb) in enumerate(self._vrel):
+            vrel_t[i], vrel_b[i] = rt, nb
+        st_i = np.array([self._arb_last, self._occ, self._kused, self._vused], np.int64)
+        lens = np.array([len(self._wrel), len(self._krel), len(self._vrel)], np.int64)
+        fs = np.array([fetcher.free_at], np.int64)
+        fetches = np.zeros((3 * J, len(FETCH_FIELDS)), np.int64)
+        elog = np.zeros((6 * J, 3), np.int64)
+        retire = np.zeros(J, np.int64)
+        fr, bk = self.front, self.back
+        c0 = time.process_time()
+        n_log = generation_layer(
+            np.int64(t0), ln, lm, req, select.astype(np.uint8), extra, cyc, kneed, vneed,
+            qlsb_pos, gid, np.int64(len(groups)), fparts, np.array(base_l, np.int64), np.array(bits_l, np.int64), part_rows,
+            rows, st_i, np.int64(bufs.window), np.int64(bufs.key_capacity),
+            np.int64(bufs.value_capacity), wrel, krel_t, krel_b, vrel_t, vrel_b, lens, fs,
+            np.int64(fetcher.tx), np.int64(fetcher.per_cycle), np.int64(fetcher.conv_latency),
+            dram.no_writes(bound), fr.rate, fr.depth, fr.cap, fr.gate, fr.capjob, fr.hist,
+            fr.idx, fr.busy, fr.stall, fr.last, fr.acc, fr._no_record, np.int64(bk.rate),
+            np.int64(bk.cap), np.int64(bk.pv_rate), np.int64(bk.pv_depth), bk.ghist,
+            bk.pvhist, bk.st, bk.cnt, bk._no_record, *st, fetches, elog, retire,
+        )  # fmt: skip
+        cpu = time.process_time() - c0
+        if n_log < 0:
+            if n_log == -1002:
+                raise ValueError(
+                    f"addresses must be non-negative and aligned to {dram.cfg.request_bytes} B"
+                )
+            raise AssertionError(f"generation layer {li}: fast path failed ({n_log})")
+        # book what the layer did, in its order, as the event path does
+        acts = self.actions
+        tx = fetcher.tx
+        by_stream = fetcher.bytes_by_stream
+        rec = fetches.tolist()
+        for kind, idx, final in elog[:n_log].tolist():
+            if kind == LOG_FETCH:
+                j, fk, n, issue, last, tx0, tx1 = rec[idx]
+                hj = hjs[j]
+                if n > 0:
+                    dram.fused_done(last, 0.0)
+                    p0 = int(fparts[3 * j + fk])
+                    by_stream[streams[p0]] += tx0 * tx
+                    if int(fparts[3 * j + fk + 1]) - p0 > 1:
+                        by_stream[streams[p0 + 1]] += tx1 * tx
+                    fetcher._account(n, issue, acts)
+                    self._layer_bytes[li] += n * tx
+                if fk == 0:
+                    fetcher.count_sram_write(acts, "key_sram", hj.k_msb_fetch.size)
+                elif fk == 2:
+                    fetcher.count_sram_write(acts, "value_sram", hj.v_fetch.size)
+            elif kind == LOG_PASS:
+                n = int(ln[idx])
+                pipe.qxk.count(acts, n)
+                pipe.softmax.count(acts, n)
+                pipe.decision.count(acts, n)
+                if final:
+                    acc_unit.count(acts, n)
+            else:
+                c = int(cyc[idx])
+                if select[idx] and c > 0:
+                    pipe.topk.count(acts, "topk_local_v", c)
+                pipe.probxv.count(acts, int(lm[idx]))
+        dram.kernel_cpu_seconds += cpu  # the layer's call: the DRAM kernel and the chains
+        fetcher.free_at = int(fs[0])
+        self._arb_last, self._occ, self._kused, self._vused = (int(x) for x in st_i)
+        nw, nk, nv = (int(x) for x in lens)
+        self._wrel = wrel[:nw].tolist()
+        self._krel = list(zip(krel_t[:nk].tolist(), krel_b[:nk].tolist(), strict=True))
+        self._vrel = list(zip(vrel_t[:nv].tolist(), vrel_b[:nv].tolist(), strict=True))
+        first, last_job = heads[0].first_job, heads[-1].last_job + 1
+        for j in range(first, last_job):
+            self._eligible[j] = t0
+        self._next_new = self._back_next = last_job
+        self._layer_left[li] = 0
+        end = int(retire.max())
+        self._layer_end[li] = end
+        before = self._jobs_done
+        self._jobs_done += J
+        if self._progress is not None and before // 2048 != self._jobs_done // 2048:
+            self._report_progress()
         return end
 
     def _wait_layer(self, li: int):

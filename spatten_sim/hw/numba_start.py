@@ -139,6 +139,7 @@ KERNEL_MODULES = (
     "hw/dram/controller.py",
     "hw/dram/controller_reference.py",
     "hw/dram/mapping.py",
+    "hw/generation.py",
     "hw/layout.py",
     "hw/memory.py",
     "hw/streaming.py",
