@@ -5,7 +5,8 @@ Numba cache and the page cache, then ``repeats`` times. A case reports, as media
 repeats (and the min and max of the whole-process CPU time):
 
 * whole-process CPU and wall seconds (what a user waits for: start-up, functional phase,
-  timing phase, report) and each of them apart, the DRAM kernel's CPU seconds inside timing;
+  timing phase, report) and each of them apart, the CPU seconds of the calls that run the DRAM
+  kernel inside timing (a generation layer's call also runs the arbiter and both chains);
 * simulated cycles and simulated cycles per CPU second of the timing phase;
 * discrete events, DRAM batches, DRAM transactions and transactions per CPU second of the kernel;
 * peak resident memory of the process (MiB).
@@ -347,7 +348,9 @@ def format_table(doc: dict[str, Any]) -> str:
             + f"), {m['cpu']}, {m['cores']} cores, Python {m['python']}")  # fmt: skip
     units = ("CPU and wall in seconds (medians; process CPU [min-max] over the repeats); "
              "phases in CPU seconds (w: wall seconds); cycles/s = simulated cycles per CPU second of the timing "
-             "phase; tx/s = DRAM transactions per CPU second of the HBM2 kernel")  # fmt: skip
+             "phase; DRAM kern = CPU seconds of the calls that run the HBM2 kernel (in a run: the "
+             "fused fetch calls, and the generation layers' calls, which also run the arbiter "
+             "and both chains); tx/s = DRAM transactions per CPU second of those")  # fmt: skip
     return "\n".join([head, units, "", *lines, *(["", *not_run] if not_run else [])])
 
 
