@@ -193,8 +193,7 @@ class Fetcher:
                 )  # pragma: no cover
             return None  # rows out of order: the reference path sorts them
         if n == 0:
-            ready = tuple(np.full(p[3].size, now, np.int64) for p in parts)
-            return FetchResult(now, 0, 0, ready)
+            return FetchResult(now, 0, 0, tuple(np.full(p[3].size, now, np.int64) for p in parts))
         _, start, issue, last = res.tolist()
         self.free_at = start + issue
         dram.fused_done(last, cpu)
