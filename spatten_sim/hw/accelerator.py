@@ -530,7 +530,7 @@ class Accelerator:
         fr, bk = self.front, self.back
         c0 = time.process_time()
         n_log = generation_layer(
-            np.int64(t0), ln, lm, req, select.astype(np.uint8), extra, cyc, kneed, vneed,
+            np.int64(t0), ln, lm, req, select.astype(np.uint8), extra, kneed, vneed,
             qlsb_pos, gid, np.int64(len(groups)), fparts, np.array(base_l, np.int64), np.array(bits_l, np.int64), part_rows,
             rows, st_i, np.int64(bufs.window), np.int64(bufs.key_capacity),
             np.int64(bufs.value_capacity), wrel, krel_t, krel_b, vrel_t, vrel_b, lens, fs,

@@ -103,13 +103,21 @@ def _feasible_from(t, need, occ, window, wrel, nw, kused, kcap, krel_t, krel_b, 
 
 @njit(cache=True)
 def _fetch(
-    p0, p1, part_base, part_bits, part_rows, rows, now, fs, tx, per_cycle, conv, wr, res,
-    table, table_sizes, xor, request_bytes, n_channels, ch_start, params, tm, bank_st, grp_st,
-    rank_st, faw, pc_st, ch_st, counters, inflight, inflight_n, front, hist, log, log_n, rec,
+    j, kind, fparts, part_base, part_bits, part_rows, rows, now, fs, tx, per_cycle, conv, wr,
+    res, table, table_sizes, xor, request_bytes, n_channels, ch_start, params, tm, bank_st,
+    grp_st, rank_st, faw, pc_st, ch_st, counters, inflight, inflight_n, front, hist, log, log_n,
+    rec, elog_row, n_f,
 ):  # fmt: skip
-    """One batch (parts ``p0 .. p1 - 1``) as ``Fetcher.submit`` on the fused path; returns the
-    rows' ready cycles (of all parts, one after the other) and fills ``rec`` (a fetch record
-    from ``transactions`` on). ``fs[0]`` is the address generator's free cycle."""
+    """Job ``j``'s fetch ``kind`` as ``Fetcher.submit`` on the fused path; returns the rows'
+    ready cycles (of all its parts, one after the other), fills the fetch record ``rec`` and
+    the log entry ``elog_row`` (fetch record ``n_f``). ``fs[0]`` is the address generator's
+    free cycle."""
+    p0 = fparts[3 * j + kind]
+    p1 = fparts[3 * j + kind + 1]
+    rec[0] = j
+    rec[1] = kind
+    elog_row[0] = LOG_FETCH
+    elog_row[1] = n_f
     n_parts = p1 - p0
     r0 = part_rows[p0]
     r1 = part_rows[p1]
@@ -179,7 +187,7 @@ def _back(
 
 @njit(cache=True)
 def _layer(
-    t0, ln, lm, requant, select, extra, topk_cycles, kneed, vneed, qlsb_pos, gid, n_groups,
+    t0, ln, lm, requant, select, extra, kneed, vneed, qlsb_pos, gid, n_groups,
     fparts, part_base, part_bits, part_rows, rows,
     st_i, window, kcap, vcap, wrel, krel_t, krel_b, vrel_t, vrel_b, lens,
     fs, tx, per_cycle, conv, wr,
@@ -275,23 +283,17 @@ def _layer(
                 occ += 1
                 base = t + 1
                 kind = 1 if redo else 0
-                p0 = fparts[3 * j + kind]
-                p1 = fparts[3 * j + kind + 1]
-                rec = fetches[n_f]
-                rec[0] = j
-                rec[1] = kind
                 ready = _fetch(
-                    p0, p1, part_base, part_bits, part_rows, rows, t, fs, tx, per_cycle, conv,
-                    wr, res, table, table_sizes, xor, request_bytes, n_channels, ch_start,
+                    j, kind, fparts, part_base, part_bits, part_rows, rows, t, fs, tx, per_cycle,
+                    conv, wr, res, table, table_sizes, xor, request_bytes, n_channels, ch_start,
                     params, tm, bank_st, grp_st, rank_st, faw, pc_st, ch_st, counters,
-                    inflight, inflight_n, front, hist, log, log_n, rec,
+                    inflight, inflight_n, front, hist, log, log_n, fetches[n_f], elog[n_e], n_f,
                 )  # fmt: skip
                 if res[0] < 0:
                     return -1 + res[0]
-                elog[n_e, 0] = LOG_FETCH
-                elog[n_e, 1] = n_f
                 n_e += 1
                 n_f += 1
+                p0 = fparts[3 * j + kind]
                 n0 = part_rows[p0 + 1] - part_rows[p0]  # rows of the first part
                 g = gid[j]
                 if not redo:
@@ -357,24 +359,18 @@ def _layer(
             v_time = _INF
             freed, nv = _release_until(vrel_t, vrel_b, nv, alpha)
             vused += vneed[j] - freed
-            p0 = fparts[3 * j + 2]
-            p1 = fparts[3 * j + 3]
-            rec = fetches[n_f]
-            rec[0] = j
-            rec[1] = 2
             ready = _fetch(
-                p0, p1, part_base, part_bits, part_rows, rows, alpha, fs, tx, per_cycle, conv,
-                wr, res, table, table_sizes, xor, request_bytes, n_channels, ch_start, params,
-                tm, bank_st, grp_st, rank_st, faw, pc_st, ch_st, counters, inflight, inflight_n,
-                front, hist, log, log_n, rec,
+                j, 2, fparts, part_base, part_bits, part_rows, rows, alpha, fs, tx, per_cycle,
+                conv, wr, res, table, table_sizes, xor, request_bytes, n_channels, ch_start,
+                params, tm, bank_st, grp_st, rank_st, faw, pc_st, ch_st, counters, inflight,
+                inflight_n, front, hist, log, log_n, fetches[n_f], elog[n_e], n_f,
             )  # fmt: skip
             if res[0] < 0:
                 return -1 + res[0]
-            elog[n_e, 0] = LOG_FETCH
-            elog[n_e, 1] = n_f
             n_e += 1
             n_f += 1
             back_busy = False
+            p0 = fparts[3 * j + 2]
             n0 = part_rows[p0 + 1] - part_rows[p0]
             if n0 > 0:
                 vbuf[voff[j] : voff[j + 1]] = ready[:n0]
